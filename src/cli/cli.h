@@ -1,0 +1,66 @@
+/* cli: what every command shares: the command table entry, messages,
+ * output files that are never left truncated, inputs, and progress.
+ * Invariant: src/cli/ is the only code that prints to the user or exits;
+ * exit codes are 0 success, 1 failure, 2 usage error. */
+#ifndef KILN_CLI_CLI_H
+#define KILN_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define KILN_VERSION "0.1.0"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+	const char *usage; /* full help text, printed by --help and kiln help */
+};
+
+extern const struct command cmd_collapse;
+
+/* Prints "kiln: <msg>" to stderr; returns EXIT_FAIL. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "kiln CMD: <msg>" and a hint to run --help; returns EXIT_USAGE. */
+int cli_usage_error(const struct command *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Prints "kiln: warning: <msg>" unless quiet. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern bool cli_quiet;
+
+/* Handles -h/--help for a command: prints its usage and returns true. */
+bool cli_wants_help(const struct command *cmd, int argc, char **argv);
+
+/* An output that is either stdout or a file written through a temporary
+ * name and renamed into place only when every write succeeded, so a full
+ * disk gives an error, never a truncated file. */
+struct outfile {
+	FILE *fp;
+	char *path; /* NULL for stdout */
+	char *tmp;
+};
+/* path NULL or "-" means stdout. Returns 0 or prints and returns EXIT_FAIL. */
+int outfile_open(struct outfile *o, const char *path);
+/* Flushes and checks for write errors; on success renames the temporary
+ * into place. With ok false (the command failed) removes the temporary.
+ * Returns EXIT_OK, or prints the error and returns EXIT_FAIL. */
+int outfile_close(struct outfile *o, bool ok);
+
+/* Opens path for reading ("-" or NULL is stdin). Returns an fd, or prints
+ * an error and returns -1. */
+int cli_open_input(const char *path);
+const char *cli_input_name(const char *path);
+
+/* Progress on stderr, only when stderr is a terminal and not quiet. */
+struct progress {
+	bool enabled;
+	double last;
+	const char *what;
+};
+void progress_init(struct progress *p, const char *what);
+void progress_update(struct progress *p, unsigned long long bytes, unsigned long long total);
+void progress_done(struct progress *p);
+
+#endif

@@ -1,0 +1,38 @@
+/* foldtab: an aggregate of folded stacks, "root;...;leaf" -> summed count.
+ * Invariant: each distinct stack string is stored once (in an arena) and
+ * memory grows with distinct stacks, never with the number of samples.
+ * Iteration order is by sorted key, so output is deterministic. */
+#ifndef KILN_MODEL_FOLDTAB_H
+#define KILN_MODEL_FOLDTAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+
+struct fold_entry {
+	uint64_t hash;
+	const char *key; /* NUL-terminated, owned by the table's arena */
+	size_t len;
+	uint64_t count;
+};
+
+struct foldtab {
+	struct fold_entry *slots; /* open addressing; key == NULL is empty */
+	size_t cap;               /* a power of two */
+	size_t count;
+	uint64_t total;           /* sum of all counts */
+	struct arena keys;
+};
+
+void foldtab_init(struct foldtab *t);
+/* Adds count to stack key[0..len), inserting it if new. */
+void foldtab_add(struct foldtab *t, const char *key, size_t len, uint64_t count);
+/* Adds every entry of src into dst. */
+void foldtab_merge(struct foldtab *dst, const struct foldtab *src);
+/* Returns a new array (free() it) of pointers to all entries, sorted by key
+ * bytes as memcmp orders them, shorter first on a common prefix. */
+const struct fold_entry **foldtab_sorted(const struct foldtab *t);
+void foldtab_release(struct foldtab *t);
+
+#endif
