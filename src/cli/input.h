@@ -1,0 +1,31 @@
+/* input: opens an input file, detects its format and turns it into folded
+ * stacks, for every command that reads profiles (collapse, flame, diff).
+ * Invariant: prints its own error messages and returns an exit code, so a
+ * command needs one call per input. */
+#ifndef KILN_CLI_INPUT_H
+#define KILN_CLI_INPUT_H
+
+#include "format/folded.h"
+#include "format/perfscript.h"
+#include "model/foldtab.h"
+
+struct input_stats {
+	const char *format;
+	unsigned long long bytes;
+	unsigned long lines;
+	unsigned long samples;
+	char event[128];
+};
+
+/* Folds path ("-" or NULL: stdin) into table. perf script text is
+ * collapsed with o; folded stacks are summed; a pprof profile contributes
+ * its samples. Returns EXIT_OK or EXIT_FAIL (after printing why). */
+int input_collapse(const char *path, const struct perfscript_options *o,
+		   const struct perfscript_io *io, struct foldtab *table, struct input_stats *st);
+
+/* Streams path's stacks to sink: folded lines as they are read (memory
+ * stays flat), perf script text and profiles after folding. Returns
+ * EXIT_OK or EXIT_FAIL. */
+int input_stacks(const char *path, folded_sink_fn sink, void *ctx);
+
+#endif

@@ -1,0 +1,82 @@
+/* detect: content sniffing for kiln's inputs (see detect.h). */
+#include "format/detect.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "format/folded.h"
+#include "format/perfscript.h"
+
+static bool only_blank_or_comments(const char *s, size_t len)
+{
+	const char *end = s + len;
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		const char *le = nl ? nl : end;
+		const char *p = s;
+		while (p < le && (*p == ' ' || *p == '\t' || *p == '\r'))
+			p++;
+		if (p < le && *p != '#')
+			return false;
+		s = nl ? nl + 1 : end;
+	}
+	return true;
+}
+
+/* The first non-blank, non-comment line is a folded stack. */
+static bool looks_folded(const char *s, size_t len)
+{
+	const char *end = s + len;
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		const char *le = nl ? nl : end;
+		struct folded_line fl;
+		int rc = folded_parse_line(s, (size_t)(le - s), &fl);
+		if (rc == 0)
+			return true;
+		if (rc < 0 && !(le > s && *s == '#'))
+			return false;
+		s = nl ? nl + 1 : end;
+	}
+	return false;
+}
+
+enum input_format detect_format(const void *prefix, size_t len, int at_eof)
+{
+	const unsigned char *b = prefix;
+	(void)at_eof;
+	if (len == 0)
+		return INPUT_EMPTY;
+	if (len >= 2 && b[0] == 0x1f && b[1] == 0x8b)
+		return INPUT_PPROF;
+	if (len >= 8 && memcmp(b, "PERFILE2", 8) == 0)
+		return INPUT_PERF_DATA;
+	if (memchr(b, '\0', len)) {
+		/* raw (uncompressed) profile.proto starts with field 1, 2 or 3 */
+		if (b[0] == 0x0a || b[0] == 0x12 || b[0] == 0x1a)
+			return INPUT_PPROF;
+		return INPUT_BINARY;
+	}
+	const char *s = prefix;
+	if (only_blank_or_comments(s, len))
+		return INPUT_EMPTY;
+	if (perfscript_sniff(s, len))
+		return INPUT_PERF_SCRIPT;
+	if (looks_folded(s, len))
+		return INPUT_FOLDED;
+	return INPUT_UNKNOWN;
+}
+
+const char *detect_format_name(enum input_format f)
+{
+	switch (f) {
+	case INPUT_EMPTY: return "empty input";
+	case INPUT_PERF_SCRIPT: return "perf script text";
+	case INPUT_FOLDED: return "folded stacks";
+	case INPUT_PPROF: return "pprof profile";
+	case INPUT_PERF_DATA: return "perf.data";
+	case INPUT_BINARY: return "binary data";
+	case INPUT_UNKNOWN: return "unrecognised text";
+	}
+	return "?";
+}
