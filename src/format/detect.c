@@ -51,13 +51,21 @@ enum input_format detect_format(const void *prefix, size_t len, int at_eof)
 		return INPUT_PPROF;
 	if (len >= 8 && memcmp(b, "PERFILE2", 8) == 0)
 		return INPUT_PERF_DATA;
-	if (memchr(b, '\0', len)) {
-		/* raw (uncompressed) profile.proto starts with field 1, 2 or 3 */
-		if (b[0] == 0x0a || b[0] == 0x12 || b[0] == 0x1a)
-			return INPUT_PPROF;
-		return INPUT_BINARY;
-	}
 	const char *s = prefix;
+	if (memchr(b, '\0', len)) {
+		/* A stray NUL in otherwise textual input (a corrupted symbol name)
+		 * does not make it binary; many control bytes do. */
+		size_t control = 0;
+		for (size_t i = 0; i < len; i++)
+			if (b[i] < 0x20 && b[i] != '\n' && b[i] != '\t' && b[i] != '\r')
+				control++;
+		if (control > 8 && control * 100 > len) {
+			/* raw (uncompressed) profile.proto starts with field 1, 2 or 3 */
+			if (b[0] == 0x0a || b[0] == 0x12 || b[0] == 0x1a)
+				return INPUT_PPROF;
+			return INPUT_BINARY;
+		}
+	}
 	if (only_blank_or_comments(s, len))
 		return INPUT_EMPTY;
 	if (perfscript_sniff(s, len))
