@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# t0120: kiln collapse on real `perf script` output recorded here from a
+# bundled workload with a known profile (60/30/10 % in three functions),
+# in both dialects, with frame-pointer and DWARF call graphs.
+. "$(dirname "$0")/lib.sh"
+
+W=$WORKLOADS/shares
+[ -x "$W" ] || skip_all "workload $W not built"
+command -v perf >/dev/null 2>&1 || skip_all "perf is not installed"
+perf record -q -o "$TMP/probe.data" -e cpu-clock -- true >/dev/null 2>&1 ||
+	skip_all "perf record is not permitted here (perf_event_paranoid)"
+plan 8
+
+# share NAME FOLDED: percent of samples with NAME on the stack (inclusive,
+# so inlined helpers and interrupts above it do not matter)
+share() {
+	awk -v f="$1" '{ n = $NF; total += n; k = $0; sub(/ [0-9]+$/, "", k);
+		m = split(k, fr, ";"); for (i = 1; i <= m; i++) if (fr[i] == f) { hit += n; break } }
+		END { if (total) printf "%.1f", 100 * hit / total; else print 0 }' "$2"
+}
+near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
+
+for mode in fp dwarf; do
+	perf record -q -F 999 -e cpu-clock --call-graph "$mode" -o "$TMP/$mode.data" -- "$W" 1.5 >/dev/null 2>&1
+	perf script -i "$TMP/$mode.data" >"$TMP/$mode.txt" 2>/dev/null
+	"$KILN" collapse "$TMP/$mode.txt" >"$TMP/$mode.folded" 2>"$TMP/err"
+	a=$(share work_a "$TMP/$mode.folded") b=$(share work_b "$TMP/$mode.folded") c=$(share work_c "$TMP/$mode.folded")
+	if near "$a" 60 5 && near "$b" 30 5 && near "$c" 10 5; then ok "$mode: shares $a/$b/$c ~ 60/30/10"
+	else not_ok "$mode: shares $a/$b/$c, want 60/30/10 within 5 points"; diag "$(head -5 "$TMP/$mode.folded")"; fi
+	if grep -q '^shares;.*main;work_a' "$TMP/$mode.folded"; then ok "$mode: stacks reach main"
+	else not_ok "$mode: stacks reach main"; diag "$(head -5 "$TMP/$mode.folded")"; fi
+	"$KILN" collapse --compat perl "$TMP/$mode.txt" >"$TMP/$mode.perl" 2>/dev/null
+	a=$(share work_a "$TMP/$mode.perl")
+	if near "$a" 60 5; then ok "$mode: perl dialect agrees ($a%)"; else not_ok "$mode: perl dialect share $a%"; fi
+	if [ -n "${FLAMEGRAPH_DIR:-}" ] && [ -f "$FLAMEGRAPH_DIR/stackcollapse-perf.pl" ]; then
+		perl "$FLAMEGRAPH_DIR/stackcollapse-perf.pl" "$TMP/$mode.txt" >"$TMP/$mode.ref" 2>/dev/null
+		same_file "$mode: byte-identical to stackcollapse-perf.pl" "$TMP/$mode.ref" "$TMP/$mode.perl"
+	else
+		skip "$mode: FLAMEGRAPH_DIR not set; no comparison with stackcollapse-perf.pl"
+	fi
+done
+done_testing
