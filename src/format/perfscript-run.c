@@ -76,7 +76,7 @@ static long chunker_next(struct chunker *c)
 		}
 		if (c->eof)
 			return (long)c->len;
-		if (c->cap - c->len < CHUNK_SIZE / 2)
+		if (c->cap - c->len < CHUNK_SIZE)
 			c->buf = xgrow(c->buf, 1, c->len + CHUNK_SIZE, &c->cap);
 		long n;
 		if (c->mem) {

@@ -56,15 +56,32 @@ static const char *find_str(const char *s, size_t len, const char *needle)
 	return memmem(s, len, needle, strlen(needle));
 }
 
+/* The next "->" (Java inlining separator), or NULL. */
+static const char *find_arrow(const char *s, const char *end)
+{
+	while (s < end) {
+		const char *d = memchr(s, '-', (size_t)(end - s));
+		if (!d || d + 1 >= end)
+			return NULL;
+		if (d[1] == '>')
+			return d;
+		s = d + 1;
+	}
+	return NULL;
+}
+
 /* Last occurrence of needle in s, or NULL. */
 static const char *rfind_str(const char *s, size_t len, const char *needle)
 {
 	size_t n = strlen(needle);
-	if (len < n)
-		return NULL;
-	for (size_t i = len - n + 1; i-- > 0;)
-		if (s[i] == needle[0] && memcmp(s + i, needle, n) == 0)
-			return s + i;
+	while (len >= n) {
+		const char *p = memrchr(s, needle[0], len - n + 1);
+		if (!p)
+			return NULL;
+		if (memcmp(p, needle, n) == 0)
+			return p;
+		len = (size_t)(p - s) + n - 1;
+	}
 	return NULL;
 }
 
@@ -119,6 +136,8 @@ static struct span trim_end_u(struct span x)
 {
 	const unsigned char *b = (const unsigned char *)x.s, *e = b + x.len;
 	size_t n;
+	while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
 	while ((n = uspace_before(b, e)) > 0)
 		e -= n;
 	x.len = (size_t)(e - b);
@@ -129,6 +148,8 @@ static struct span trim_start_u(struct span x)
 {
 	const unsigned char *b = (const unsigned char *)x.s, *e = b + x.len;
 	size_t n;
+	while (b < e && (*b == ' ' || *b == '\t'))
+		b++;
 	while (b < e && (n = uspace_at(b, e)) > 0)
 		b += n;
 	x.len = (size_t)(e - b);
@@ -334,6 +355,13 @@ static struct span utf8_lossy(struct ps_parser *p, struct span line)
 {
 	const unsigned char *s = (const unsigned char *)line.s;
 	size_t i = 0;
+	/* eight bytes at a time: most lines are plain ASCII */
+	for (; i + 8 <= line.len; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		if (w & 0x8080808080808080ULL)
+			break;
+	}
 	while (i < line.len && s[i] < 0x80)
 		i++;
 	if (i == line.len)
@@ -691,7 +719,7 @@ static void inferno_stack_line(struct ps_parser *p, struct span line)
 	const char *f = raw.s, *rend = raw.s + raw.len;
 	bool java = starts_with(p->pname.buf ? p->pname.buf : "", p->pname.len, "java");
 	for (;;) {
-		const char *arrow = find_str(f, (size_t)(rend - f), "->");
+		const char *arrow = find_arrow(f, rend);
 		const char *fend = arrow ? arrow : rend;
 		struct span fn = {f, (size_t)(fend - f)};
 		if (span_eq(fn, "[unknown]")) {
@@ -1026,7 +1054,7 @@ static void perl_stack_line(struct ps_parser *p, struct span pc, struct span raw
 	size_t line_start = p->nframes;
 	const char *f = raw.s;
 	for (;;) {
-		const char *arrow = find_str(f, (size_t)(rend - f), "->");
+		const char *arrow = find_arrow(f, rend);
 		const char *fend = arrow ? arrow : rend;
 		struct span fn = {f, (size_t)(fend - f)};
 		if (span_eq(fn, "[unknown]")) {
