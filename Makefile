@@ -29,6 +29,10 @@ CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 PROTOS   := $(wildcard src/format/*.proto)
 GEN_SRCS := $(patsubst src/format/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
 GEN_HDRS := $(GEN_SRCS:.c=.h)
+# render/flame: the flame graph's JavaScript and CSS, compiled into the core
+# library as C strings by scripts/embed (rule below, next to protoc-c's).
+FLAME_ASSETS := src/render/flame.js src/render/flame.css
+GEN_SRCS += $(GEN)/flame-assets.c
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/obj/%.o) $(GEN_SRCS:$(GEN)/%.c=$(OUT)/obj/gen/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(OUT)/obj/%.o)
@@ -49,6 +53,14 @@ all: $(KILN) workloads
 $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: src/format/%.proto
 	@mkdir -p $(GEN)
 	protoc-c --c_out=$(GEN) --proto_path=src/format $<
+
+# render/flame's embedded assets (see FLAME_ASSETS above).
+$(GEN)/flame-assets.c: $(FLAME_ASSETS) scripts/embed
+	@mkdir -p $(GEN)
+	scripts/embed $@ flame_js src/render/flame.js flame_css src/render/flame.css
+
+# Generated sources are kept between runs (not make's intermediates).
+.SECONDARY: $(GEN_SRCS) $(GEN_HDRS)
 
 $(OUT)/obj/gen/%.o: $(GEN)/%.c $(GEN_HDRS)
 	@mkdir -p $(dir $@)
@@ -91,7 +103,7 @@ test-clang:
 	$(MAKE) CC=clang OUT=build/clang build/clang/kiln
 
 test-e2e: all
-	KILN=$(abspath $(KILN)) prove -j2 tests/e2e/
+	KILN=$(abspath $(KILN)) WORKLOADS=$(abspath $(OUT)/workloads) prove -j2 tests/e2e/t*.sh
 
 # The README's test command: set-up, both compilers, unit tests plain and
 # sanitized, then the end-to-end suite.

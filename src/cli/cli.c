@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +68,17 @@ int outfile_open(struct outfile *o, const char *path)
 		o->fp = stdout;
 		return 0;
 	}
+	/* Devices, pipes and other special files are written in place: only a
+	 * regular file (or a new one) is replaced by renaming a temporary. */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		o->fp = fopen(path, "w");
+		if (!o->fp)
+			return cli_error("cannot open '%s': %s", path, strerror(errno));
+		o->direct = true;
+		o->path = xstrdup(path);
+		return 0;
+	}
 	size_t n = strlen(path) + 32;
 	o->tmp = xmalloc(n);
 	snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
@@ -99,7 +111,12 @@ int outfile_close(struct outfile *o, bool ok)
 			rc = cli_error("write error on %s: %s", name, strerror(errno ? errno : EIO));
 		ok = false;
 	}
-	if (o->path) {
+	if (o->direct) {
+		if (fclose(o->fp) != 0 && ok) {
+			rc = cli_error("write error on %s: %s", name, strerror(errno));
+			ok = false;
+		}
+	} else if (o->path) {
 		if (ok && fsync(fileno(o->fp)) != 0 && errno != EINVAL && errno != EROFS) {
 			rc = cli_error("write error on %s: %s", name, strerror(errno));
 			ok = false;

@@ -20,6 +20,8 @@ struct command {
 };
 
 extern const struct command cmd_collapse;
+extern const struct command cmd_flame;
+extern const struct command cmd_diff;
 
 /* Prints "kiln: <msg>" to stderr; returns EXIT_FAIL. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -40,6 +42,7 @@ struct outfile {
 	FILE *fp;
 	char *path; /* NULL for stdout */
 	char *tmp;
+	bool direct; /* a special file (device, pipe) written in place */
 };
 /* path NULL or "-" means stdout. Returns 0 or prints and returns EXIT_FAIL. */
 int outfile_open(struct outfile *o, const char *path);

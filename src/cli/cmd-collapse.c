@@ -12,6 +12,8 @@
 #include "cli/cli.h"
 #include "cli/input.h"
 #include "format/perfscript.h"
+#include "format/pprof.h"
+#include "model/profile.h"
 
 static const char usage[] =
 	"usage: kiln collapse [OPTIONS] [FILE...]\n"
@@ -35,6 +37,8 @@ static const char usage[] =
 	"  --compat MODE         inferno (default) or perl\n"
 	"  -n, --nthreads N      worker threads (default: the number of CPUs, at most 4)\n"
 	"  -o, --output FILE     write to FILE instead of standard output\n"
+	"  --format FMT          folded (default) or pprof (gzipped profile.proto);\n"
+	"                        an output file named *.pb.gz implies pprof\n"
 	"  -q, --quiet           no warnings and no progress\n"
 	"  -v, --verbose         say which event is used and how much was read\n"
 	"  -h, --help            this help\n"
@@ -67,8 +71,42 @@ static void on_progress(void *arg, unsigned long long bytes)
 
 enum {
 	OPT_PID = 256, OPT_TID, OPT_KERNEL, OPT_JIT, OPT_ALL, OPT_ADDRS, OPT_EVENT_FILTER,
-	OPT_SKIP_AFTER, OPT_COMPAT,
+	OPT_SKIP_AFTER, OPT_COMPAT, OPT_FORMAT,
 };
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static void write_folded(const struct foldtab *t, FILE *out)
+{
+	const struct fold_entry **v = foldtab_sorted(t);
+	for (size_t i = 0; i < t->count; i++) {
+		fwrite(v[i]->key, 1, v[i]->len, out);
+		fprintf(out, " %llu\n", (unsigned long long)v[i]->count);
+	}
+	free(v);
+}
+
+/* The folded stacks as a pprof profile: one location per distinct frame
+ * name, one sample per stack, sample type samples/count. */
+static int write_pprof(const struct foldtab *t, FILE *out)
+{
+	struct profile prof;
+	profile_init(&prof);
+	const struct fold_entry **v = foldtab_sorted(t);
+	int err = 0;
+	for (size_t i = 0; i < t->count && !err; i++)
+		err = profile_add_folded(&prof, v[i]->key, v[i]->len,
+					 v[i]->count > INT64_MAX ? INT64_MAX : (int64_t)v[i]->count);
+	free(v);
+	if (!err)
+		err = pprof_write(&prof, out, 6);
+	profile_release(&prof);
+	return err ? cli_error("cannot write the profile: %s", kiln_strerror(err)) : EXIT_OK;
+}
 
 static int run(int argc, char **argv)
 {
@@ -82,6 +120,7 @@ static int run(int argc, char **argv)
 		{"event-filter", required_argument, NULL, OPT_EVENT_FILTER},
 		{"skip-after", required_argument, NULL, OPT_SKIP_AFTER},
 		{"compat", required_argument, NULL, OPT_COMPAT},
+		{"format", required_argument, NULL, OPT_FORMAT},
 		{"nthreads", required_argument, NULL, 'n'},
 		{"output", required_argument, NULL, 'o'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -92,6 +131,7 @@ static int run(int argc, char **argv)
 	const char **skip = NULL;
 	size_t nskip = 0, skip_cap = 0;
 	const char *output = NULL;
+	const char *format = NULL;
 	int verbose = 0;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	o.nthreads = ncpu > 4 ? 4 : ncpu < 1 ? 1 : (unsigned)ncpu;
@@ -120,6 +160,13 @@ static int run(int argc, char **argv)
 				return cli_usage_error(&cmd_collapse, "--compat takes 'inferno' or 'perl', not '%s'", optarg);
 			}
 			break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "folded") && strcmp(optarg, "pprof")) {
+				free(skip);
+				return cli_usage_error(&cmd_collapse, "--format takes 'folded' or 'pprof', not '%s'", optarg);
+			}
+			format = optarg;
+			break;
 		case 'n': {
 			char *end;
 			long n = strtol(optarg, &end, 10);
@@ -144,6 +191,7 @@ static int run(int argc, char **argv)
 	}
 	o.skip_after = skip;
 	o.nskip_after = nskip;
+	bool pprof_out = format ? !strcmp(format, "pprof") : (output && ends_with(output, ".pb.gz"));
 
 	struct foldtab table;
 	foldtab_init(&table);
@@ -172,12 +220,10 @@ static int run(int argc, char **argv)
 				ist.event[0] ? ", event " : "", ist.event);
 	}
 	if (rc == EXIT_OK) {
-		const struct fold_entry **v = foldtab_sorted(&table);
-		for (size_t i = 0; i < table.count; i++) {
-			fwrite(v[i]->key, 1, v[i]->len, out.fp);
-			fprintf(out.fp, " %llu\n", (unsigned long long)v[i]->count);
-		}
-		free(v);
+		if (pprof_out)
+			rc = write_pprof(&table, out.fp);
+		else
+			write_folded(&table, out.fp);
 	}
 	rc = outfile_close(&out, rc == EXIT_OK) ? EXIT_FAIL : rc;
 	foldtab_release(&table);

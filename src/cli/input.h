@@ -23,9 +23,27 @@ struct input_stats {
 int input_collapse(const char *path, const struct perfscript_options *o,
 		   const struct perfscript_io *io, struct foldtab *table, struct input_stats *st);
 
-/* Streams path's stacks to sink: folded lines as they are read (memory
- * stays flat), perf script text and profiles after folding. Returns
- * EXIT_OK or EXIT_FAIL. */
+/* An opened input whose format is known. */
+struct input {
+	const char *path;
+	int fd;
+	char *prefix; /* the first bytes, already read for detection */
+	size_t len;
+	int format;   /* enum input_format */
+};
+
+/* Opens path ("-" or NULL: stdin) and detects its format. Returns EXIT_OK,
+ * or prints why not and returns EXIT_FAIL. */
+int input_open(struct input *in, const char *path);
+void input_close(struct input *in);
+
+/* Streams an opened input's stacks to sink: folded lines as they are read
+ * (memory stays flat; fs, if given, counts lines, bytes and bad lines as
+ * they go), perf script text and profiles after folding. Returns EXIT_OK or
+ * EXIT_FAIL (after printing why). */
+int input_stacks_from(struct input *in, folded_sink_fn sink, void *ctx, struct folded_stats *fs);
+
+/* input_open + input_stacks_from + input_close, warning about bad lines. */
 int input_stacks(const char *path, folded_sink_fn sink, void *ctx);
 
 #endif

@@ -8,6 +8,8 @@
 
 static const struct command *const commands[] = {
 	&cmd_collapse,
+	&cmd_flame,
+	&cmd_diff,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

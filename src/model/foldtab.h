@@ -33,6 +33,8 @@ void foldtab_merge(struct foldtab *dst, const struct foldtab *src);
 /* Returns a new array (free() it) of pointers to all entries, sorted by key
  * bytes as memcmp orders them, shorter first on a common prefix. */
 const struct fold_entry **foldtab_sorted(const struct foldtab *t);
+/* The order of foldtab_sorted(): memcmp, shorter first on a common prefix. */
+int foldtab_keycmp(const char *x, size_t xl, const char *y, size_t yl);
 void foldtab_release(struct foldtab *t);
 
 #endif

@@ -4,7 +4,7 @@
 # output for CRLF, NULs, long lines, stdin and several files, and write
 # errors reported instead of truncated files.
 . "$(dirname "$0")/lib.sh"
-plan 22
+plan 21
 
 ev() { printf '%s 123 1.0: 1 cpu-clock:\n\t1 %s (/bin/x)\n\t2 main (/bin/x)\n\n' "$1" "$2"; }
 
