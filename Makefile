@@ -20,10 +20,10 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 GEN      := $(OUT)/gen
 CPPFLAGS += -D_GNU_SOURCE -Isrc -Iinclude -I$(GEN)
-LDLIBS   := -lprotobuf-c -lz -lpthread -lm
+LDLIBS   := -lprotobuf-c -ldw -lelf -liberty -lz -lpthread -lm
 
 # Library code, in dependency order: base <- model <- format, render <- cli.
-LIB_DIRS := base model format render
+LIB_DIRS := base model format render symbolize collect
 LIB_SRCS := $(sort $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c)))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 PROTOS   := $(wildcard src/format/*.proto)
@@ -81,12 +81,26 @@ $(OUT)/tests/%: tests/unit/%.c $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -o $@ $< $(CORE_LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
-# Bundled workloads with known profiles: -O2, no frame pointers, like distro code.
+# Bundled workloads with known profiles. shares and cpu-tree keep frame
+# pointers (perf's fp call graphs are tested on them); record-work and its
+# library are built -O2 without them, like distribution code.
+WORKLOAD_LIB_SRCS := $(sort $(wildcard tests/workloads/lib*.c))
+WORKLOAD_LIBS := $(WORKLOAD_LIB_SRCS:tests/workloads/%.c=$(OUT)/workloads/%.so)
+WORKLOADS := $(filter-out $(WORKLOAD_LIB_SRCS:tests/workloads/%.c=$(OUT)/workloads/%),$(WORKLOADS))
+WORKLOAD_FP := -fno-omit-frame-pointer
+$(OUT)/workloads/record-work: WORKLOAD_FP := -fomit-frame-pointer
+$(OUT)/workloads/record-work: WORKLOAD_LINK := -L$(OUT)/workloads -Wl,-rpath,'$$ORIGIN' -lkilnwork
+$(OUT)/workloads/record-work: $(OUT)/workloads/libkilnwork.so
+
+$(OUT)/workloads/lib%.so: tests/workloads/lib%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -fomit-frame-pointer -fPIC -shared -std=gnu11 -Wall -o $@ $<
+
 $(OUT)/workloads/%: tests/workloads/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -g -fno-omit-frame-pointer -std=gnu11 -Wall -o $@ $< -lpthread -lm
+	$(CC) -O2 -g $(WORKLOAD_FP) -std=gnu11 -Wall -o $@ $< $(WORKLOAD_LINK) -lpthread -lm
 
-workloads: $(WORKLOADS)
+workloads: $(WORKLOADS) $(WORKLOAD_LIBS)
 
 deps:
 	@scripts/install-deps

@@ -22,6 +22,8 @@ struct command {
 extern const struct command cmd_collapse;
 extern const struct command cmd_flame;
 extern const struct command cmd_diff;
+extern const struct command cmd_record;
+extern const struct command cmd_report;
 
 /* Prints "kiln: <msg>" to stderr; returns EXIT_FAIL. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

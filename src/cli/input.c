@@ -9,6 +9,7 @@
 #include "base/linereader.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
+#include "collect/perfdata-import.h"
 #include "format/detect.h"
 #include "format/pprof.h"
 #include "model/profile.h"
@@ -44,8 +45,6 @@ static int unsupported(const char *path, enum input_format f)
 {
 	const char *name = cli_input_name(path);
 	switch (f) {
-	case INPUT_PERF_DATA:
-		return cli_error("%s: perf.data files are not read yet; run 'perf script' on it and pass the text", name);
 	case INPUT_BINARY:
 		return cli_error("%s: binary data, not perf script text, folded stacks or a pprof profile", name);
 	case INPUT_UNKNOWN:
@@ -116,6 +115,48 @@ static int read_pprof(const char *path, struct input *in, profile_stack_fn fn, v
 	return rc;
 }
 
+/* Loads a perf.data file, unwound and symbolized on this machine, into
+ * *out (the caller releases it on EXIT_OK). It is read with pread, so it
+ * must be a file, not standard input. */
+static int load_perf_data(const char *path, struct input *in, struct profile *out,
+			  struct input_stats *st)
+{
+	if (!path || !strcmp(path, "-"))
+		return cli_error("standard input: perf.data must be read from a file; "
+				 "give its name (kiln collapse perf.data), or pipe 'perf script' instead");
+	struct diag d = {0};
+	struct perfdata_import_stats ps;
+	int err = perfdata_import(in->fd, out, &ps, &d);
+	if (err)
+		return cli_error("%s: cannot read perf.data: %s%s%s", cli_input_name(path),
+				 kiln_strerror(err), d.msg[0] ? ": " : "", d.msg);
+	if (ps.file.lost)
+		cli_warn("%s: the kernel lost %llu samples while recording", cli_input_name(path),
+			 ps.file.lost);
+	if (st) {
+		st->samples = ps.prof.samples;
+		st->bytes = ps.file.data_bytes;
+		snprintf(st->event, sizeof(st->event), "cpu/nanoseconds");
+	}
+	return EXIT_OK;
+}
+
+/* Reads a perf.data file and passes each sample's stack, folded, to fn. */
+static int read_perf_data(const char *path, struct input *in, profile_stack_fn fn, void *ctx,
+			  struct input_stats *st)
+{
+	struct profile prof;
+	if (load_perf_data(path, in, &prof, st))
+		return EXIT_FAIL;
+	int rc = EXIT_OK;
+	int vi = profile_default_value_index(&prof);
+	int err = vi >= 0 ? profile_for_each_stack(&prof, vi, fn, ctx) : 0;
+	if (err)
+		rc = err > 0 ? EXIT_FAIL : cli_error("%s: %s", cli_input_name(path), kiln_strerror(err));
+	profile_release(&prof);
+	return rc;
+}
+
 static int fold_stack(void *ctx, const char *stack, size_t len, int64_t value)
 {
 	struct fold_into *fi = ctx;
@@ -173,6 +214,11 @@ int input_collapse(const char *path, const struct perfscript_options *o,
 		rc = read_pprof(path, &in, fold_stack, &fi, st);
 		break;
 	}
+	case INPUT_PERF_DATA: {
+		struct fold_into fi = {table, 0};
+		rc = read_perf_data(path, &in, fold_stack, &fi, st);
+		break;
+	}
 	default:
 		rc = unsupported(path, in.format);
 		break;
@@ -202,6 +248,11 @@ int input_stacks_from(struct input *in, folded_sink_fn sink, void *ctx, struct f
 	case INPUT_PPROF: {
 		struct sink_adapter a = {sink, ctx};
 		rc = read_pprof(path, in, sink_stack, &a, NULL);
+		break;
+	}
+	case INPUT_PERF_DATA: {
+		struct sink_adapter a = {sink, ctx};
+		rc = read_perf_data(path, in, sink_stack, &a, NULL);
 		break;
 	}
 	case INPUT_PERF_SCRIPT: {
@@ -242,5 +293,106 @@ int input_stacks(const char *path, folded_sink_fn sink, void *ctx)
 	if (rc == EXIT_OK)
 		warn_bad_lines(path, &fs);
 	input_close(&in);
+	return rc;
+}
+
+/* input_profile_from: any input as a struct profile (kiln report). */
+
+struct profile_into {
+	struct profile *prof;
+	unsigned long samples;
+	int err;
+};
+
+static int profile_line_sink(void *ctx, const struct folded_line *fl)
+{
+	struct profile_into *pi = ctx;
+	double v = fl->ncounts == 2 ? fl->count2 : fl->count;
+	if (!(v >= 0.5))
+		return 0; /* zero, negative or NaN: nothing to count */
+	int64_t n = v >= 9.2e18 ? INT64_MAX : (int64_t)(v + 0.5);
+	int err = profile_add_folded(pi->prof, fl->stack, fl->len, n);
+	if (err) {
+		pi->err = err;
+		return 1;
+	}
+	pi->samples++;
+	return 0;
+}
+
+int input_profile_from(struct input *in, struct profile *out, struct input_stats *st)
+{
+	const char *path = in->path;
+	int rc = EXIT_OK;
+	if (st)
+		st->format = detect_format_name((enum input_format)in->format);
+	switch (in->format) {
+	case INPUT_EMPTY:
+		profile_init(out);
+		break;
+	case INPUT_PPROF: {
+		struct diag d = {0};
+		int err = pprof_read_fd(in->fd, in->prefix, in->len, out, &d);
+		if (err)
+			return cli_error("%s: not a readable pprof profile: %s%s%s", cli_input_name(path),
+					 kiln_strerror(err), d.msg[0] ? ": " : "", d.msg);
+		if (st)
+			st->samples = out->nsamples;
+		break;
+	}
+	case INPUT_PERF_DATA:
+		if (load_perf_data(path, in, out, st))
+			return EXIT_FAIL;
+		break;
+	case INPUT_FOLDED: {
+		profile_init(out);
+		struct profile_into pi = {out, 0, 0};
+		struct folded_stats fs = {0};
+		rc = read_folded(path, in, profile_line_sink, &pi, &fs);
+		if (pi.err)
+			rc = cli_error("%s: %s", cli_input_name(path), kiln_strerror(pi.err));
+		else if (rc == EXIT_OK)
+			warn_bad_lines(path, &fs);
+		if (st) {
+			st->samples = pi.samples;
+			st->bytes = fs.bytes;
+			st->lines = fs.lines;
+		}
+		break;
+	}
+	case INPUT_PERF_SCRIPT: {
+		profile_init(out);
+		struct foldtab t;
+		foldtab_init(&t);
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		struct perfscript_options o = {.nthreads = ncpu > 4 ? 4 : ncpu < 1 ? 1 : (unsigned)ncpu};
+		struct perfscript_io io = {quiet_warning, NULL, (void *)path};
+		struct perfscript_stats ps = {0};
+		int err = perfscript_collapse(in->fd, in->prefix, in->len, &o, &io, &t, &ps);
+		if (err) {
+			rc = cli_error("%s: %s", cli_input_name(path), kiln_strerror(err));
+		} else {
+			const struct fold_entry **v = foldtab_sorted(&t);
+			for (size_t i = 0; i < t.count && !err; i++)
+				err = profile_add_folded(out, v[i]->key, v[i]->len,
+							 v[i]->count > INT64_MAX ? INT64_MAX : (int64_t)v[i]->count);
+			free(v);
+			if (err)
+				rc = cli_error("%s: %s", cli_input_name(path), kiln_strerror(err));
+		}
+		foldtab_release(&t);
+		if (st) {
+			st->bytes = ps.bytes;
+			st->lines = ps.lines;
+			st->samples = ps.events;
+			memcpy(st->event, ps.event, sizeof(st->event));
+		}
+		break;
+	}
+	default:
+		return unsupported(path, (enum input_format)in->format);
+	}
+	if (rc != EXIT_OK)
+		profile_release(out);
 	return rc;
 }

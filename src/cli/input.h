@@ -46,4 +46,15 @@ int input_stacks_from(struct input *in, folded_sink_fn sink, void *ctx, struct f
 /* input_open + input_stacks_from + input_close, warning about bad lines. */
 int input_stacks(const char *path, folded_sink_fn sink, void *ctx);
 
+struct profile;
+
+/* Loads an opened input as a profile into *out (initialised here; the
+ * caller owns it on EXIT_OK and releases it with profile_release()). A
+ * pprof profile is read as it is; folded stacks and perf script text become
+ * one sample per stack on the sample type samples/count, as
+ * profile_add_folded() builds them; an empty input gives an empty profile.
+ * st (may be NULL) gets the format name and counts. Returns EXIT_OK, or
+ * EXIT_FAIL after printing why (*out is then released). */
+int input_profile_from(struct input *in, struct profile *out, struct input_stats *st);
+
 #endif

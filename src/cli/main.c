@@ -10,6 +10,8 @@ static const struct command *const commands[] = {
 	&cmd_collapse,
 	&cmd_flame,
 	&cmd_diff,
+	&cmd_record,
+	&cmd_report,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -6,6 +6,7 @@
 
 #include "format/folded.h"
 #include "format/perfscript.h"
+#include "format/pprof.h"
 
 static bool only_blank_or_comments(const char *s, size_t len)
 {
@@ -44,6 +45,7 @@ static bool looks_folded(const char *s, size_t len)
 enum input_format detect_format(const void *prefix, size_t len, int at_eof)
 {
 	const unsigned char *b = prefix;
+	const char *s = prefix;
 	(void)at_eof;
 	if (len == 0)
 		return INPUT_EMPTY;
@@ -51,28 +53,25 @@ enum input_format detect_format(const void *prefix, size_t len, int at_eof)
 		return INPUT_PPROF;
 	if (len >= 8 && memcmp(b, "PERFILE2", 8) == 0)
 		return INPUT_PERF_DATA;
-	const char *s = prefix;
-	if (memchr(b, '\0', len)) {
-		/* A stray NUL in otherwise textual input (a corrupted symbol name)
-		 * does not make it binary; many control bytes do. */
-		size_t control = 0;
-		for (size_t i = 0; i < len; i++)
-			if (b[i] < 0x20 && b[i] != '\n' && b[i] != '\t' && b[i] != '\r')
-				control++;
-		if (control > 8 && control * 100 > len) {
-			/* raw (uncompressed) profile.proto starts with field 1, 2 or 3 */
-			if (b[0] == 0x0a || b[0] == 0x12 || b[0] == 0x1a)
-				return INPUT_PPROF;
-			return INPUT_BINARY;
-		}
+	/* A stray NUL or control byte in otherwise textual input (a corrupted
+	 * symbol name) does not make it binary; many of them do. */
+	size_t control = 0;
+	for (size_t i = 0; i < len; i++)
+		if (b[i] < 0x20 && b[i] != '\n' && b[i] != '\t' && b[i] != '\r')
+			control++;
+	bool binary = control > 8 && control * 100 > len;
+	if (!binary) {
+		if (only_blank_or_comments(s, len))
+			return INPUT_EMPTY;
+		if (perfscript_sniff(s, len))
+			return INPUT_PERF_SCRIPT;
+		if (looks_folded(s, len))
+			return INPUT_FOLDED;
 	}
-	if (only_blank_or_comments(s, len))
-		return INPUT_EMPTY;
-	if (perfscript_sniff(s, len))
-		return INPUT_PERF_SCRIPT;
-	if (looks_folded(s, len))
-		return INPUT_FOLDED;
-	return INPUT_UNKNOWN;
+	/* raw (uncompressed) profile.proto: its leading fields must parse */
+	if (pprof_sniff(b, len))
+		return INPUT_PPROF;
+	return binary || memchr(b, '\0', len) ? INPUT_BINARY : INPUT_UNKNOWN;
 }
 
 const char *detect_format_name(enum input_format f)

@@ -35,7 +35,7 @@ static void grow(struct foldtab *t)
 	t->cap = ncap;
 }
 
-static void add_hashed(struct foldtab *t, uint64_t h, const char *key, size_t len, uint64_t count)
+static struct fold_entry *upsert_hashed(struct foldtab *t, uint64_t h, const char *key, size_t len)
 {
 	size_t mask = t->cap - 1;
 	size_t i = h & mask;
@@ -43,21 +43,44 @@ static void add_hashed(struct foldtab *t, uint64_t h, const char *key, size_t le
 		struct fold_entry *e = &t->slots[i];
 		if (!e->key)
 			break;
-		if (e->hash == h && e->len == len && memcmp(e->key, key, len) == 0) {
-			e->count += count;
-			t->total += count;
-			return;
-		}
+		if (e->hash == h && e->len == len && memcmp(e->key, key, len) == 0)
+			return e;
 		i = (i + 1) & mask;
+	}
+	if ((t->count + 1) * 4 > t->cap * 3) {
+		grow(t);
+		return upsert_hashed(t, h, key, len);
 	}
 	struct fold_entry *e = &t->slots[i];
 	e->hash = h;
 	e->key = arena_memdup(&t->keys, key, len);
 	e->len = len;
-	e->count = count;
+	e->count = 0;
+	t->count++;
+	return e;
+}
+
+static void add_hashed(struct foldtab *t, uint64_t h, const char *key, size_t len, uint64_t count)
+{
+	upsert_hashed(t, h, key, len)->count += count;
 	t->total += count;
-	if (++t->count * 4 > t->cap * 3)
-		grow(t);
+}
+
+const struct fold_entry *foldtab_find(const struct foldtab *t, const char *key, size_t len)
+{
+	uint64_t h = hash_bytes(key, len);
+	size_t mask = t->cap - 1;
+	for (size_t i = h & mask; t->slots[i].key; i = (i + 1) & mask) {
+		const struct fold_entry *e = &t->slots[i];
+		if (e->hash == h && e->len == len && memcmp(e->key, key, len) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+struct fold_entry *foldtab_upsert(struct foldtab *t, const char *key, size_t len)
+{
+	return upsert_hashed(t, hash_bytes(key, len), key, len);
 }
 
 void foldtab_add(struct foldtab *t, const char *key, size_t len, uint64_t count)

@@ -28,6 +28,11 @@ struct foldtab {
 void foldtab_init(struct foldtab *t);
 /* Adds count to stack key[0..len), inserting it if new. */
 void foldtab_add(struct foldtab *t, const char *key, size_t len, uint64_t count);
+/* Returns the entry for key, inserting it with count 0 if new. The pointer
+ * is valid until the next insertion. */
+struct fold_entry *foldtab_upsert(struct foldtab *t, const char *key, size_t len);
+/* Returns the entry for key, or NULL. */
+const struct fold_entry *foldtab_find(const struct foldtab *t, const char *key, size_t len);
 /* Adds every entry of src into dst. */
 void foldtab_merge(struct foldtab *dst, const struct foldtab *src);
 /* Returns a new array (free() it) of pointers to all entries, sorted by key

@@ -3,7 +3,7 @@
 # go tool pprof (a real peer) reads with the right functions and shares, and
 # every command reads pprof back; malformed profiles get clear errors.
 . "$(dirname "$0")/lib.sh"
-plan 12
+plan 13
 
 # A known profile: 60/30/10 over three leaves under main.
 cat >"$TMP/in.folded" <<'EOF2'
@@ -45,6 +45,10 @@ else not_ok "reads a Go CPU profile"; diag "$(cat "$TMP/go.folded" "$TMP/err")";
 if grep -q 'inuse_space/bytes' "$TMP/err" && grep -q 'runtime/pprof.StartCPUProfile' "$TMP/goheap.folded"; then
 	ok "reads a Go heap profile (default sample type inuse_space)"
 else not_ok "reads a Go heap profile"; diag "$(cat "$TMP/goheap.folded" "$TMP/err")"; fi
+
+gzip -dc "$ROOT/tests/data/go/cpu.pb.gz" >"$TMP/raw.pb"
+"$KILN" collapse "$TMP/raw.pb" >"$TMP/raw.folded" 2>"$TMP/err"
+same_file "reads an uncompressed profile.proto" "$TMP/go.folded" "$TMP/raw.folded"
 
 GO=$(command -v go || true)
 if [ -z "$GO" ]; then

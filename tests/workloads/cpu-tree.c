@@ -3,7 +3,9 @@
  * Spends its time in a handful of named leaves reached through recursion
  * (depth 6..14) and through libc/libm (qsort callbacks, sin/exp, snprintf),
  * so profiles of it have many distinct stacks crossing shared libraries. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>

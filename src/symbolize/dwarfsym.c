@@ -1,0 +1,130 @@
+/* dwarfsym: (module, ELF vaddr) -> frames, with libdwfl: the ELF symbol
+ * (.symtab, else .dynsym, also from separate debug info found by build id
+ * or .gnu_debuglink), DWARF file:line, and the chain of inlined
+ * subroutines with their call sites. Invariant: each module gets one Dwfl
+ * of its own holding it at bias 0, so addresses are ELF vaddrs. */
+#include "symbolize/symbolize-internal.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+
+#define MAX_FRAMES 64
+
+Dwfl_Module *dwarfsym_module(struct symbolizer *s, struct symmodule *mod)
+{
+	if (mod->dwfl_tried)
+		return mod->dwmod;
+	mod->dwfl_tried = true;
+	char vpath[64];
+	const char *file = mod->path;
+	if (mod->kind == MODULE_VDSO) {
+		if (!vdso_path(s, vpath, sizeof(vpath)))
+			return NULL;
+		file = vpath;
+	} else if (mod->kind != MODULE_ELF || !mod->elf_ok) {
+		return NULL;
+	}
+	mod->dwfl = dwfl_begin(&s->dwfl_cb);
+	if (!mod->dwfl)
+		return NULL;
+	dwfl_report_begin(mod->dwfl);
+	mod->dwmod = dwfl_report_elf(mod->dwfl, mod->path, file, -1, 0, true);
+	dwfl_report_end(mod->dwfl, NULL, NULL);
+	if (!mod->dwmod) {
+		dwfl_end(mod->dwfl);
+		mod->dwfl = NULL;
+	}
+	return mod->dwmod;
+}
+
+/* The function name of a subprogram or inlined subroutine DIE, demangled
+ * from its linkage name when it has one. */
+static const char *die_function(struct symbolizer *s, Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *name = NULL;
+	if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
+	    dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
+		name = dwarf_formstring(&attr);
+	if (name)
+		return demangle_name(s, name);
+	if (dwarf_attr_integrate(die, DW_AT_name, &attr))
+		name = dwarf_formstring(&attr);
+	return name ? sym_strdup(s, name) : NULL;
+}
+
+/* The call site (DW_AT_call_file, DW_AT_call_line) of an inlined DIE. */
+static void call_site(struct symbolizer *s, Dwarf_Die *die, const char **file, int *line)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word v;
+	*file = NULL;
+	*line = 0;
+	if (dwarf_attr(die, DW_AT_call_line, &attr) && dwarf_formudata(&attr, &v) == 0)
+		*line = (int)v;
+	Dwarf_Die cu;
+	Dwarf_Files *files;
+	size_t nfiles;
+	if (dwarf_attr(die, DW_AT_call_file, &attr) && dwarf_formudata(&attr, &v) == 0 &&
+	    dwarf_diecu(die, &cu, NULL, NULL) && dwarf_getsrcfiles(&cu, &files, &nfiles) == 0 &&
+	    v < nfiles)
+		*file = sym_strdup(s, dwarf_filesrc(files, v, NULL, NULL));
+}
+
+size_t dwarfsym_resolve(struct symbolizer *s, struct symmodule *mod, uint64_t vaddr,
+			struct sym_frame **frames)
+{
+	struct sym_frame f[MAX_FRAMES];
+	size_t n = 0;
+	const char *outer = NULL, *file = NULL;
+	int line = 0;
+	Dwfl_Module *dm = dwarfsym_module(s, mod);
+	if (dm) {
+		GElf_Off off;
+		GElf_Sym sym;
+		const char *symname = dwfl_module_addrinfo(dm, vaddr, &off, &sym, NULL, NULL, NULL);
+		if (symname)
+			outer = demangle_name(s, symname);
+		Dwfl_Line *ln = dwfl_module_getsrc(dm, vaddr);
+		if (ln) {
+			const char *src = dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL);
+			file = src ? sym_strdup(s, src) : NULL;
+			if (!file)
+				line = 0;
+		}
+		Dwarf_Addr bias;
+		Dwarf_Die *cu = s->opt.no_inlines ? NULL : dwfl_module_addrdie(dm, vaddr, &bias);
+		Dwarf_Die *scopes = NULL;
+		if (cu && dwarf_getscopes(cu, vaddr - bias, &scopes) > 0) {
+			Dwarf_Die *chain = NULL;
+			int nc = dwarf_getscopes_die(&scopes[0], &chain);
+			for (int i = 0; i < nc && n < MAX_FRAMES - 1; i++) {
+				int tag = dwarf_tag(&chain[i]);
+				if (tag == DW_TAG_inlined_subroutine) {
+					f[n].function = die_function(s, &chain[i]);
+					f[n].file = file;
+					f[n].line = line;
+					n++;
+					call_site(s, &chain[i], &file, &line);
+				} else if (tag == DW_TAG_subprogram) {
+					if (!outer)
+						outer = die_function(s, &chain[i]);
+					break;
+				}
+			}
+			free(chain);
+		}
+		free(scopes);
+	}
+	f[n].function = outer;
+	f[n].file = file;
+	f[n].line = line;
+	n++;
+	*frames = arena_alloc(&s->strings, n * sizeof(**frames));
+	memcpy(*frames, f, n * sizeof(**frames));
+	return n;
+}
