@@ -270,7 +270,7 @@ static int run(int argc, char **argv)
 		free(pids);
 		return cli_error("%s", d.msg[0] ? d.msg : kiln_strerror(err));
 	}
-	struct cpuprof_options co = {so.callgraph, so.freq, so.off_cpu};
+	struct cpuprof_options co = {.callgraph = so.callgraph, .freq = so.freq, .off_cpu = so.off_cpu};
 	struct cpuprof *prof = cpuprof_new(&co, sym);
 	struct sampler_sink sink;
 	cpuprof_sink(prof, &sink);

@@ -123,7 +123,7 @@ static void ensure_process(struct cpuprof *c, uint32_t pid)
 		return;
 	e->count = 1;
 	c->st.processes++;
-	if (pid)
+	if (pid && !c->o.offline)
 		symbolizer_load_proc(c->sym, (int)pid);
 }
 
@@ -310,7 +310,7 @@ static void on_fork(void *ctx, uint32_t pid, uint32_t ppid, uint32_t tid)
 		const struct fold_entry *pe = foldtab_find(&c->thread_index, (const char *)&ppid, sizeof(ppid));
 		if (pe && !t->comm[0])
 			memcpy(t->comm, c->threads[pe->count - 1].comm, sizeof(t->comm));
-	} else if (!t->comm[0]) {
+	} else if (!t->comm[0] && !c->o.offline) {
 		read_comm((int)pid, (int)tid, t->comm, sizeof(t->comm));
 	}
 }

@@ -19,6 +19,9 @@ struct cpuprof_options {
 	enum sampler_callgraph callgraph;
 	unsigned freq;
 	bool off_cpu;
+	/* the records come from a file, not live processes: never read
+	 * /proc for mappings or thread names (the pids may be reused) */
+	bool offline;
 };
 
 struct cpuprof_stats {

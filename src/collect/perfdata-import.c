@@ -4,10 +4,15 @@
  * stacks (DWARF) or only the kernel's callchain (frame pointers). */
 #include "collect/perfdata-import.h"
 
+#include <elfutils/libdwelf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
 #include <linux/perf_event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/xalloc.h"
 #include "model/foldtab.h"
@@ -16,6 +21,8 @@
 struct bid {
 	unsigned char id[20];
 	size_t len;
+	int checked;  /* 0: not yet; 1: the file on disk is the one recorded */
+	char *cached; /* else perf's build-id cache copy of it, or NULL */
 };
 
 struct import {
@@ -52,6 +59,7 @@ static struct cpuprof *prof(struct import *im)
 		struct cpuprof_options o = {
 			.callgraph = im->dwarf ? SAMPLER_CG_DWARF : SAMPLER_CG_FP,
 			.freq = im->freq,
+			.offline = true,
 		};
 		im->cp = cpuprof_new(&o, im->sym);
 		cpuprof_sink(im->cp, &im->sink);
@@ -118,6 +126,49 @@ static int on_sample(void *ctx, const struct perfdata_sample *s)
 	return 0;
 }
 
+/* Returns 1 when the ELF file at path has build id id, else 0. */
+static int file_has_build_id(const char *path, const unsigned char *id, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	elf_version(EV_CURRENT);
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	int same = 0;
+	if (elf) {
+		const void *bid;
+		ssize_t n = dwelf_elf_gnu_build_id(elf, &bid);
+		same = n >= (ssize_t)len && len && !memcmp(bid, id, len);
+		elf_end(elf);
+	}
+	close(fd);
+	return same;
+}
+
+/* The file to symbolize a mapping of path with: path itself, unless it
+ * was rebuilt or removed since the recording and perf's build-id cache
+ * ($HOME/.debug, filled by perf record) holds the recorded copy. */
+static const char *file_for(struct bid *b, const char *path)
+{
+	if (!b->checked) {
+		b->checked = 1;
+		const char *home = getenv("HOME");
+		if (home && path[0] == '/' && !file_has_build_id(path, b->id, b->len)) {
+			char hex[41];
+			for (size_t i = 0; i < b->len; i++)
+				snprintf(hex + 2 * i, 3, "%02x", b->id[i]);
+			size_t n = strlen(home) + 64;
+			char *alt = xmalloc(n);
+			snprintf(alt, n, "%s/.debug/.build-id/%.2s/%s/elf", home, hex, hex + 2);
+			if (file_has_build_id(alt, b->id, b->len))
+				b->cached = alt;
+			else
+				free(alt);
+		}
+	}
+	return b->cached ? b->cached : path;
+}
+
 static int on_mmap(void *ctx, const struct perfdata_mmap *m)
 {
 	struct import *im = ctx;
@@ -126,14 +177,17 @@ static int on_mmap(void *ctx, const struct perfdata_mmap *m)
 		return 0; /* the kernel and its modules: symbolized from kallsyms */
 	const unsigned char *bid = m->build_id;
 	size_t bidlen = m->build_id_len;
-	if (!bidlen) {
+	const char *path = m->path;
+	if (!bidlen && m->exec) {
 		const struct fold_entry *e = foldtab_find(&im->bid_index, m->path, strlen(m->path));
 		if (e) {
-			bid = im->bids[e->count - 1].id;
-			bidlen = im->bids[e->count - 1].len;
+			struct bid *b = &im->bids[e->count - 1];
+			bid = b->id;
+			bidlen = b->len;
+			path = file_for(b, m->path);
 		}
 	}
-	im->sink.mmap(im->sink.ctx, m->pid, m->start, m->len, m->pgoff, m->path, bidlen ? bid : NULL,
+	im->sink.mmap(im->sink.ctx, m->pid, m->start, m->len, m->pgoff, path, bidlen ? bid : NULL,
 		      bidlen, m->exec);
 	return 0;
 }
@@ -168,6 +222,7 @@ static int on_build_id(void *ctx, int32_t pid, const char *path, const unsigned 
 		e->count = ++im->nbids;
 	}
 	struct bid *b = &im->bids[e->count - 1];
+	memset(b, 0, sizeof(*b));
 	memcpy(b->id, id, len);
 	b->len = len;
 	return 0;
@@ -298,6 +353,8 @@ int perfdata_import(int fd, struct profile *out, struct perfdata_import_stats *s
 	cpuprof_free(im.cp);
 	symbolizer_free(im.sym);
 	foldtab_release(&im.bid_index);
+	for (size_t i = 0; i < im.nbids; i++)
+		free(im.bids[i].cached);
 	free(im.bids);
 	return err;
 }
