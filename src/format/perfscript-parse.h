@@ -6,6 +6,7 @@
 #ifndef KILN_FORMAT_PERFSCRIPT_PARSE_H
 #define KILN_FORMAT_PERFSCRIPT_PARSE_H
 
+#include "base/arena.h"
 #include "base/strbuf.h"
 #include "format/perfscript.h"
 
@@ -33,6 +34,23 @@ struct ps_warn {
 
 enum ps_stack_filter { PS_KEEP, PS_SKIP, PS_SKIP_REMAINING };
 
+/* What one stack line parsed to, kept so a line seen again (perf script
+ * repeats the same frames in most samples) is not parsed again. */
+struct ps_cached_line {
+	uint64_t hash;
+	const char *key;          /* the line, in the cache's arena */
+	uint32_t key_len;
+	uint32_t nframes;
+	const struct ps_frame *frames; /* as pushed, strings in the arena */
+	bool java, weird, skip_remaining;
+};
+
+struct ps_linecache {
+	struct ps_cached_line *slots; /* open addressing; key == NULL is empty */
+	size_t cap, count;
+	struct arena mem;
+};
+
 struct ps_parser {
 	const struct perfscript_options *o;
 	struct foldtab *out;
@@ -52,6 +70,7 @@ struct ps_parser {
 	size_t nframes, frames_cap;
 	struct ps_scratch scratch;
 	struct strbuf key;
+	struct ps_linecache cache;
 	/* results */
 	unsigned long lineno;
 	unsigned long events;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "base/xalloc.h"
 
 /* ---- small byte helpers ---------------------------------------------- */
@@ -235,8 +236,16 @@ void ps_parser_init(struct ps_parser *p, const struct perfscript_options *o, str
 	}
 }
 
+static void linecache_clear(struct ps_linecache *c)
+{
+	free(c->slots);
+	arena_release(&c->mem);
+	memset(c, 0, sizeof(*c));
+}
+
 void ps_parser_release(struct ps_parser *p)
 {
+	linecache_clear(&p->cache);
 	free(p->filter);
 	free(p->frames);
 	strbuf_release(&p->pname);
@@ -785,6 +794,92 @@ weird:
 	add_warning(p, "weird stack line", line.s, line.len);
 }
 
+/* The cache is dropped when it holds more than this, at an event
+ * boundary (no frame of an open event points into it then), so memory
+ * stays bounded even when no line repeats. */
+enum { LINECACHE_MAX_BYTES = 64 << 20 };
+
+static struct ps_cached_line *linecache_find(struct ps_linecache *c, uint64_t h, struct span line,
+					     bool java, size_t *slot)
+{
+	if (!c->cap) {
+		c->cap = 4096;
+		c->slots = xcalloc(c->cap, sizeof(*c->slots));
+	}
+	size_t mask = c->cap - 1, i = h & mask;
+	for (; c->slots[i].key; i = (i + 1) & mask) {
+		struct ps_cached_line *e = &c->slots[i];
+		if (e->hash == h && e->key_len == line.len && e->java == java &&
+		    memcmp(e->key, line.s, line.len) == 0)
+			return e;
+	}
+	*slot = i;
+	return NULL;
+}
+
+static void linecache_grow(struct ps_linecache *c)
+{
+	size_t ncap = c->cap * 2;
+	struct ps_cached_line *ns = xcalloc(ncap, sizeof(*ns));
+	for (size_t i = 0; i < c->cap; i++) {
+		if (!c->slots[i].key)
+			continue;
+		size_t j = c->slots[i].hash & (ncap - 1);
+		while (ns[j].key)
+			j = (j + 1) & (ncap - 1);
+		ns[j] = c->slots[i];
+	}
+	free(c->slots);
+	c->slots = ns;
+	c->cap = ncap;
+}
+
+/* Parses a stack line through the cache. */
+static void inferno_stack_line_cached(struct ps_parser *p, struct span line)
+{
+	bool java = p->pname.len >= 4 && memcmp(p->pname.buf, "java", 4) == 0;
+	uint64_t h = hash_bytes(line.s, line.len);
+	size_t slot;
+	struct ps_cached_line *e = linecache_find(&p->cache, h, line, java, &slot);
+	if (e) {
+		if (e->weird) {
+			add_warning(p, "weird stack line", line.s, line.len);
+			return;
+		}
+		p->frames = xgrow(p->frames, sizeof(*p->frames), p->nframes + e->nframes, &p->frames_cap);
+		memcpy(p->frames + p->nframes, e->frames, e->nframes * sizeof(*e->frames));
+		p->nframes += e->nframes;
+		if (e->skip_remaining)
+			p->stack_filter = PS_SKIP_REMAINING;
+		return;
+	}
+	size_t start = p->nframes;
+	unsigned long warnings = p->nwarnings;
+	inferno_stack_line(p, line);
+	struct ps_linecache *c = &p->cache;
+	struct ps_cached_line n = {
+		.hash = h,
+		.key = arena_memdup(&c->mem, line.s, line.len),
+		.key_len = (uint32_t)line.len,
+		.nframes = (uint32_t)(p->nframes - start),
+		.java = java,
+		.weird = p->nwarnings != warnings,
+		.skip_remaining = p->stack_filter == PS_SKIP_REMAINING,
+	};
+	if (n.nframes) {
+		struct ps_frame *f = arena_alloc(&c->mem, n.nframes * sizeof(*f));
+		for (uint32_t i = 0; i < n.nframes; i++) {
+			const struct ps_frame *src = &p->frames[start + i];
+			f[i].s = arena_memdup(&c->mem, src->s, src->len);
+			f[i].len = src->len;
+		}
+		n.frames = f;
+	}
+	c->slots[slot] = n;
+	if (++c->count * 4 > c->cap * 3)
+		linecache_grow(c);
+}
+
 static void inferno_line(struct ps_parser *p, struct span line)
 {
 	if (line.len && line.s[0] == '#')
@@ -792,8 +887,11 @@ static void inferno_line(struct ps_parser *p, struct span line)
 	line = trim_end_u(utf8_lossy(p, line));
 	if (!line.len) {
 		inferno_after_event(p);
+		if (p->cache.mem.total > LINECACHE_MAX_BYTES)
+			linecache_clear(&p->cache);
 	} else if (p->in_event) {
-		inferno_stack_line(p, line);
+		if (p->stack_filter == PS_KEEP)
+			inferno_stack_line_cached(p, line);
 	} else {
 		inferno_event_line(p, line);
 		if (p->nframes)

@@ -11,7 +11,9 @@
  *   record-work fork SECONDS     a forked child in child_work, the parent
  *                                in parent_work
  *   record-work offcpu SECONDS   per 20 ms: 5 ms on the CPU in busy_part,
- *                                15 ms blocked in wait_part (nanosleep) */
+ *                                15 ms blocked in wait_part (nanosleep)
+ *   record-work rounds N         N rounds of split's work: a fixed amount of
+ *                                work, for measuring a profiler's overhead */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
@@ -46,6 +48,17 @@ enum { UNIT = 200000 };
 
 NOINLINE void work_a(void) { sink = spin(sink, UNIT); }
 NOINLINE void work_b(void) { sink = spin(sink, UNIT); }
+
+static void rounds(long n)
+{
+	for (long r = 0; r < n; r++) {
+		for (int i = 0; i < 6; i++)
+			work_a();
+		for (int i = 0; i < 3; i++)
+			work_b();
+		lib_work(UNIT);
+	}
+}
 
 static void split(double seconds)
 {
@@ -174,7 +187,7 @@ static void offcpu(double seconds)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: record-work split|recurse|inline|threads|fork|offcpu [SECONDS]\n");
+		fprintf(stderr, "usage: record-work split|recurse|inline|threads|fork|offcpu [SECONDS] | rounds N\n");
 		return 2;
 	}
 	double s = argc > 2 ? atof(argv[2]) : 1.0;
@@ -190,6 +203,8 @@ int main(int argc, char **argv)
 		forked(s);
 	else if (!strcmp(argv[1], "offcpu"))
 		offcpu(s);
+	else if (!strcmp(argv[1], "rounds"))
+		rounds(argc > 2 ? atol(argv[2]) : 100);
 	else
 		return 2;
 	return 0;
