@@ -131,6 +131,7 @@ test: deps
 
 bench: all
 	bench/run
+	bench/record
 
 FUZZ_SECONDS ?= 20
 fuzz:

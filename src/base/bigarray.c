@@ -41,6 +41,10 @@ void *bigarray_grow(void *p, size_t elem, size_t need, size_t *cap)
 		q = mremap(p, old_bytes, new_bytes, MREMAP_MAYMOVE);
 	if (q == MAP_FAILED)
 		no_memory(new_bytes);
+#ifdef MADV_HUGEPAGE
+	if (new_bytes >= (4u << 20))
+		madvise(q, new_bytes, MADV_HUGEPAGE);
+#endif
 	*cap = new_bytes / elem;
 	return q;
 }

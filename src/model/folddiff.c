@@ -1,7 +1,6 @@
 /* folddiff: differential folded stacks and self-share ranking (folddiff.h).
- * Invariant: both tables are walked as two sorted key arrays merged in one
- * pass, so the union comes out in foldtab_sorted() order with no third
- * table and no lookups. */
+ * Invariant: the union is merged from both inputs' orders in one pass, so
+ * output is sorted whenever the inputs are, and never needs a sort. */
 #include "model/folddiff.h"
 
 #include <errno.h>
@@ -71,33 +70,35 @@ uint64_t folddiff_scale(uint64_t count_a, uint64_t total_a, uint64_t total_b, bo
 	return (uint64_t)v;
 }
 
+/* The union is a merge of A's and B's stacks, each in its input order:
+ * sorted inputs (as collapsers write them) give a sorted union in one pass,
+ * with no sort; other inputs give a deterministic interleaving. */
 int folddiff_each(const struct foldtab *a, const struct foldtab *b,
 		  const struct folddiff_options *o, folddiff_visit_fn fn, void *ctx)
 {
-	const struct fold_entry **sa = foldtab_sorted(a);
-	const struct fold_entry **sb = foldtab_sorted(b);
 	bool normalize = o && o->normalize;
 	size_t i = 0, j = 0;
 	int rc = 0;
-	while (!rc && (i < a->count || j < b->count)) {
-		int c;
-		if (i == a->count)
-			c = 1;
-		else if (j == b->count)
-			c = -1;
-		else
-			c = foldtab_keycmp(sa[i]->key, sa[i]->len, sb[j]->key, sb[j]->len);
-		const struct fold_entry *e = c <= 0 ? sa[i] : sb[j];
-		uint64_t ca = c <= 0 ? sa[i]->count : 0;
-		uint64_t cb = c >= 0 ? sb[j]->count : 0;
-		rc = fn(ctx, e->key, e->len, folddiff_scale(ca, a->total, b->total, normalize), cb);
-		if (c <= 0)
-			i++;
-		if (c >= 0)
+	while (!rc) {
+		/* B's stacks that A has too are written with A's */
+		while (j < b->count && foldtab_find_key(a, &b->order[j]))
 			j++;
+		if (i == a->count && j == b->count)
+			break;
+		int c = i == a->count ? 1
+			: j == b->count ? -1
+					: foldtab_keycmp(a->order[i].key, a->order[i].len, b->order[j].key,
+							 b->order[j].len);
+		if (c <= 0) {
+			const struct fold_key *k = &a->order[i++];
+			const struct fold_entry *ea = foldtab_find_key(a, k), *eb = foldtab_find_key(b, k);
+			rc = fn(ctx, k->key, k->len, folddiff_scale(ea->count, a->total, b->total, normalize),
+				eb ? eb->count : 0);
+		} else {
+			const struct fold_key *k = &b->order[j++];
+			rc = fn(ctx, k->key, k->len, 0, foldtab_find_key(b, k)->count);
+		}
 	}
-	free(sa);
-	free(sb);
 	return rc;
 }
 

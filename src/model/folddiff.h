@@ -1,8 +1,8 @@
 /* folddiff: compare two aggregates of folded stacks (before A, after B), as
  * difffolded.pl and inferno-diff-folded do, and rank functions by how much
  * their self share changed.
- * Invariant: every result is a pure function of the two tables and the
- * options, visited in sorted stack order, so output never varies by run. */
+ * Invariant: every result is a pure function of the two inputs and the
+ * options, so output never varies by run; with sorted inputs it is sorted. */
 #ifndef KILN_MODEL_FOLDDIFF_H
 #define KILN_MODEL_FOLDDIFF_H
 
@@ -36,8 +36,9 @@ void folddiff_add(struct foldtab *t, const char *stack, size_t len, uint64_t cou
  * otherwise count_a unchanged. */
 uint64_t folddiff_scale(uint64_t count_a, uint64_t total_a, uint64_t total_b, bool normalize);
 
-/* Called once per stack in either table, in foldtab_sorted() order, with
- * A's count already scaled. A non-zero return stops the walk. */
+/* Called once per stack in either table, with A's count already scaled:
+ * A's and B's stacks merged, each side in its input order (so sorted when
+ * both inputs are sorted). A non-zero return stops the walk. */
 typedef int (*folddiff_visit_fn)(void *ctx, const char *stack, size_t len, uint64_t count_a,
 				 uint64_t count_b);
 
@@ -45,7 +46,7 @@ typedef int (*folddiff_visit_fn)(void *ctx, const char *stack, size_t len, uint6
 int folddiff_each(const struct foldtab *a, const struct foldtab *b,
 		  const struct folddiff_options *o, folddiff_visit_fn fn, void *ctx);
 
-/* Writes "stack COUNT_A COUNT_B\n" for every stack, sorted by stack bytes.
+/* Writes "stack COUNT_A COUNT_B\n" for every stack, in folddiff_each() order.
  * Returns 0, or -EIO when out reports a write error. */
 int folddiff_write(const struct foldtab *a, const struct foldtab *b,
 		   const struct folddiff_options *o, FILE *out);

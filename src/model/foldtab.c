@@ -56,6 +56,8 @@ static struct fold_entry *upsert_hashed(struct foldtab *t, uint64_t h, const cha
 	e->key = arena_memdup(&t->keys, key, len);
 	e->len = len;
 	e->count = 0;
+	t->order = xgrow(t->order, sizeof(*t->order), t->count + 1, &t->order_cap);
+	t->order[t->count] = (struct fold_key){e->key, len, h};
 	t->count++;
 	return e;
 }
@@ -68,7 +70,15 @@ static void add_hashed(struct foldtab *t, uint64_t h, const char *key, size_t le
 
 const struct fold_entry *foldtab_find(const struct foldtab *t, const char *key, size_t len)
 {
-	uint64_t h = hash_bytes(key, len);
+	struct fold_key k = {key, len, hash_bytes(key, len)};
+	return foldtab_find_key(t, &k);
+}
+
+const struct fold_entry *foldtab_find_key(const struct foldtab *t, const struct fold_key *k)
+{
+	const char *key = k->key;
+	size_t len = k->len;
+	uint64_t h = k->hash;
 	size_t mask = t->cap - 1;
 	for (size_t i = h & mask; t->slots[i].key; i = (i + 1) & mask) {
 		const struct fold_entry *e = &t->slots[i];
@@ -208,6 +218,7 @@ const struct fold_entry **foldtab_sorted(const struct foldtab *t)
 void foldtab_release(struct foldtab *t)
 {
 	free(t->slots);
+	free(t->order);
 	arena_release(&t->keys);
 	memset(t, 0, sizeof(*t));
 }

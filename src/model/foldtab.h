@@ -17,10 +17,19 @@ struct fold_entry {
 	uint64_t count;
 };
 
+/* A key in insertion order (stable: keys live in the arena). */
+struct fold_key {
+	const char *key;
+	size_t len;
+	uint64_t hash;
+};
+
 struct foldtab {
 	struct fold_entry *slots; /* open addressing; key == NULL is empty */
+	struct fold_key *order;   /* every key, in the order first inserted */
 	size_t cap;               /* a power of two */
 	size_t count;
+	size_t order_cap;
 	uint64_t total;           /* sum of all counts */
 	struct arena keys;
 };
@@ -33,6 +42,8 @@ void foldtab_add(struct foldtab *t, const char *key, size_t len, uint64_t count)
 struct fold_entry *foldtab_upsert(struct foldtab *t, const char *key, size_t len);
 /* Returns the entry for key, or NULL. */
 const struct fold_entry *foldtab_find(const struct foldtab *t, const char *key, size_t len);
+/* The same, for a key whose hash is known (from a struct fold_key). */
+const struct fold_entry *foldtab_find_key(const struct foldtab *t, const struct fold_key *k);
 /* Adds every entry of src into dst. */
 void foldtab_merge(struct foldtab *dst, const struct foldtab *src);
 /* Returns a new array (free() it) of pointers to all entries, sorted by key
