@@ -45,7 +45,7 @@ struct src {
 	uint64_t size;
 	unsigned char *win;
 	uint64_t win_off;
-	size_t win_len;
+	size_t win_len, win_cap;
 };
 
 struct idmap_entry {
@@ -72,9 +72,12 @@ struct reader {
 static int src_fill(struct reader *r, uint64_t off, size_t len)
 {
 	struct src *s = &r->src;
-	if (!s->win)
-		s->win = xmalloc(WINDOW);
-	size_t want = WINDOW;
+	size_t want = len > WINDOW ? len : WINDOW;
+	if (s->win_cap < want) {
+		free(s->win);
+		s->win = xmalloc(want);
+		s->win_cap = want;
+	}
 	if (want > s->size - off)
 		want = (size_t)(s->size - off);
 	size_t got = 0;
@@ -555,56 +558,151 @@ static int get_record(struct reader *r, uint64_t off, uint64_t end, const unsign
 	return 0;
 }
 
-/* Reads the records in [off, end). In pipe mode end is the file size and
- * a few of perf's own records carry data after them. */
-static int read_records(struct reader *r, uint64_t off, uint64_t end, bool pipe)
+/* Hands one kernel record (type below 64) to the sink. */
+static int dispatch_kernel_record(struct reader *r, uint32_t type, uint16_t misc,
+				  const unsigned char *body, size_t len, uint64_t off)
 {
-	while (off < end) {
+	switch (type) {
+	case PERF_RECORD_SAMPLE:
+		return on_sample(r, body, len, misc);
+	case PERF_RECORD_MMAP:
+	case PERF_RECORD_MMAP2:
+		return on_mmap(r, type, misc, body, len, off);
+	case PERF_RECORD_COMM:
+		if (len < 9)
+			return format_error(r, off, "comm record too short");
+		if (!memchr(body + 8, '\0', len - 8))
+			return format_error(r, off, "comm record's name is not terminated");
+		if (r->sink->comm)
+			return r->sink->comm(r->sink->ctx, get32(body), get32(body + 4),
+					     (const char *)body + 8, (misc & PERF_RECORD_MISC_COMM_EXEC) != 0);
+		return 0;
+	case PERF_RECORD_FORK:
+	case PERF_RECORD_EXIT: {
+		if (len < 16)
+			return format_error(r, off, "fork/exit record too short");
+		int (*fn)(void *, uint32_t, uint32_t, uint32_t, uint32_t) =
+			type == PERF_RECORD_FORK ? r->sink->fork : r->sink->exit;
+		return fn ? fn(r->sink->ctx, get32(body), get32(body + 4), get32(body + 8), get32(body + 12))
+			  : 0;
+	}
+	case PERF_RECORD_LOST:
+		if (len < 16)
+			return format_error(r, off, "lost record too short");
+		r->st.lost += get64(body + 8);
+		return r->sink->lost ? r->sink->lost(r->sink->ctx, get64(body), get64(body + 8)) : 0;
+	default:
+		return 0; /* carries nothing kiln needs */
+	}
+}
+
+/* A record's timestamp, from the layout of the first event's sample_type:
+ * in a sample after IDENTIFIER, IP and TID; in other records in the
+ * sample_id trailer, before ID, STREAM_ID, CPU and IDENTIFIER. 0 when the
+ * file has no timestamps. */
+static uint64_t record_time(const struct reader *r, uint32_t type, const unsigned char *body, size_t len)
+{
+	if (!r->nattrs)
+		return 0;
+	uint64_t t = r->attrs[0].sample_type;
+	if (!(t & PERF_SAMPLE_TIME))
+		return 0;
+	size_t pos;
+	if (type == PERF_RECORD_SAMPLE) {
+		pos = !!(t & PERF_SAMPLE_IDENTIFIER) + !!(t & PERF_SAMPLE_IP) + !!(t & PERF_SAMPLE_TID);
+		return len >= (pos + 1) * 8 ? get64(body + pos * 8) : 0;
+	}
+	if (!r->attrs[0].sample_id_all)
+		return 0;
+	size_t after = 1 + !!(t & PERF_SAMPLE_ID) + !!(t & PERF_SAMPLE_STREAM_ID) + !!(t & PERF_SAMPLE_CPU) +
+		       !!(t & PERF_SAMPLE_IDENTIFIER);
+	return len >= after * 8 ? get64(body + len - after * 8) : 0;
+}
+
+/* Kernel records of one round, to be handed out in time order: perf writes
+ * each CPU's ring in turn, so within a round (up to a FINISHED_ROUND
+ * record) records of different CPUs are out of order, and a sample could
+ * otherwise come before the mmap of the code it hit. */
+struct pending {
+	uint64_t time, off;
+};
+
+enum { REC_FINISHED_ROUND = 68, ROUND_MAX = 1 << 20 };
+
+static int cmp_pending(const void *a, const void *b)
+{
+	const struct pending *x = a, *y = b;
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	return x->off < y->off ? -1 : x->off > y->off; /* stable: file order */
+}
+
+static int flush_round(struct reader *r, struct pending *v, size_t *n, uint64_t end)
+{
+	if (!*n)
+		return 0;
+	/* read the whole round into the window once: the records are about to
+	 * be visited out of file order */
+	if (!r->src.mem) {
+		uint64_t lo = v[0].off, hi = v[*n - 1].off + MAX_RECORD;
+		if (hi > end)
+			hi = end;
+		if (hi > lo && !(lo >= r->src.win_off && hi - r->src.win_off <= r->src.win_len)) {
+			int err = src_fill(r, lo, (size_t)(hi - lo));
+			if (err) {
+				*n = 0;
+				return err;
+			}
+		}
+	}
+	qsort(v, *n, sizeof(*v), cmp_pending);
+	for (size_t i = 0; i < *n; i++) {
 		const unsigned char *rec;
 		uint32_t type;
 		uint16_t misc, size;
-		int err = get_record(r, off, end, &rec, &type, &misc, &size);
-		if (err)
+		int err = get_record(r, v[i].off, end, &rec, &type, &misc, &size);
+		if (!err)
+			err = dispatch_kernel_record(r, type, misc, rec + 8, size - 8u, v[i].off);
+		if (err) {
+			*n = 0;
 			return err;
+		}
+	}
+	*n = 0;
+	return 0;
+}
+
+/* Reads the records in [off, end). In pipe mode end is the file size and
+ * a few of perf's own records carry data after them. perf's own records
+ * (attributes, build ids) are used as they come; kernel records are
+ * sorted by time within each round. */
+static int read_records(struct reader *r, uint64_t off, uint64_t end, bool pipe)
+{
+	struct pending *round = NULL;
+	size_t nround = 0, round_cap = 0;
+	int err = 0;
+	while (off < end && !err) {
+		const unsigned char *rec;
+		uint32_t type;
+		uint16_t misc, size;
+		err = get_record(r, off, end, &rec, &type, &misc, &size);
+		if (err)
+			break;
 		const unsigned char *body = rec + 8;
 		size_t len = size - 8u;
 		uint64_t next = off + size;
 		r->st.records++;
-		switch (type) {
-		case PERF_RECORD_SAMPLE:
-			err = on_sample(r, body, len, misc);
-			break;
-		case PERF_RECORD_MMAP:
-		case PERF_RECORD_MMAP2:
-			err = on_mmap(r, type, misc, body, len, off);
-			break;
-		case PERF_RECORD_COMM:
-			if (len < 9)
-				return format_error(r, off, "comm record too short");
-			if (!memchr(body + 8, '\0', len - 8))
-				return format_error(r, off, "comm record's name is not terminated");
-			if (r->sink->comm)
-				err = r->sink->comm(r->sink->ctx, get32(body), get32(body + 4),
-						    (const char *)body + 8,
-						    (misc & PERF_RECORD_MISC_COMM_EXEC) != 0);
-			break;
-		case PERF_RECORD_FORK:
-		case PERF_RECORD_EXIT: {
-			if (len < 16)
-				return format_error(r, off, "fork/exit record too short");
-			int (*fn)(void *, uint32_t, uint32_t, uint32_t, uint32_t) =
-				type == PERF_RECORD_FORK ? r->sink->fork : r->sink->exit;
-			if (fn)
-				err = fn(r->sink->ctx, get32(body), get32(body + 4), get32(body + 8),
-					 get32(body + 12));
-			break;
+		if (type < REC_HEADER_ATTR) {
+			round = xgrow(round, sizeof(*round), nround + 1, &round_cap);
+			round[nround++] = (struct pending){record_time(r, type, body, len), off};
+			if (nround >= ROUND_MAX)
+				err = flush_round(r, round, &nround, end);
+			off = next;
+			continue;
 		}
-		case PERF_RECORD_LOST:
-			if (len < 16)
-				return format_error(r, off, "lost record too short");
-			r->st.lost += get64(body + 8);
-			if (r->sink->lost)
-				err = r->sink->lost(r->sink->ctx, get64(body), get64(body + 8));
+		switch (type) {
+		case REC_FINISHED_ROUND:
+			err = flush_round(r, round, &nround, end);
 			break;
 		case REC_HEADER_ATTR:
 			err = read_attr_record(r, body, len, off);
@@ -615,42 +713,54 @@ static int read_records(struct reader *r, uint64_t off, uint64_t end, bool pipe)
 		case REC_HEADER_TRACING_DATA:
 			if (pipe) {
 				/* the tracing data follows the record, padded to 8 */
-				if (len < 4)
-					return format_error(r, off, "tracing data record too short");
+				if (len < 4) {
+					err = format_error(r, off, "tracing data record too short");
+					break;
+				}
 				uint64_t extra = ((uint64_t)get32(body) + 7) & ~(uint64_t)7;
 				next += extra;
 			}
 			break;
 		case REC_AUXTRACE: {
 			/* its AUX area data follows the record */
-			if (len < 8)
-				return format_error(r, off, "auxtrace record too short");
+			if (len < 8) {
+				err = format_error(r, off, "auxtrace record too short");
+				break;
+			}
 			uint64_t extra = get64(body);
-			if (extra > end - next)
-				return src_get(r, next, (size_t)-1, &rec, "auxtrace data");
+			if (extra > end - next) {
+				err = src_get(r, next, (size_t)-1, &rec, "auxtrace data");
+				break;
+			}
 			next += extra;
 			break;
 		}
 		case REC_COMPRESSED:
-			return format_error(r, off,
-					    "compressed perf.data (perf record -z) is not supported; "
-					    "decompress it with 'perf inject -i IN -o OUT'");
+			err = format_error(r, off,
+					   "compressed perf.data (perf record -z) is not supported; "
+					   "decompress it with 'perf inject -i IN -o OUT'");
+			break;
 		default:
-			/* other kernel and perf records carry nothing kiln needs;
-			 * perf itself refuses types beyond its own (bytes of
+			/* perf itself refuses types beyond its own (bytes of
 			 * something else, e.g. text written into a pipe) */
 			if (type >= MAX_RECORD_TYPE)
-				return format_error(r, off, "unknown record type: not perf.data records");
+				err = format_error(r, off, "unknown record type: not perf.data records");
 			break;
 		}
 		if (err)
-			return err;
-		if (next > end)
-			return src_get(r, off, (size_t)(next - off), &rec, "record data");
+			break;
+		if (next > end) {
+			err = src_get(r, off, (size_t)(next - off), &rec, "record data");
+			break;
+		}
 		off = next;
 	}
-	r->st.data_bytes = off;
-	return 0;
+	if (!err)
+		err = flush_round(r, round, &nround, end);
+	free(round);
+	if (!err)
+		r->st.data_bytes = off;
+	return err;
 }
 
 /* The HEADER_BUILD_ID feature: build_id_event records. */
