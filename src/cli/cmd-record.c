@@ -65,6 +65,13 @@ static void on_stop_signal(int sig)
 	stop_requested = 1;
 }
 
+/* Only interrupts poll(), so the end of the command is noticed at once
+ * rather than at the next poll timeout. */
+static void on_child_signal(int sig)
+{
+	(void)sig;
+}
+
 static double now_seconds(void)
 {
 	struct timespec ts;
@@ -278,12 +285,15 @@ static int run(int argc, char **argv)
 		for (size_t i = 0; i < npids; i++)
 			cpuprof_add_process(prof, pids[i]);
 
-	struct sigaction sa = {0}, old_int, old_term, old_hup;
+	struct sigaction sa = {0}, sc = {0}, old_int, old_term, old_hup, old_chld;
 	sa.sa_handler = on_stop_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 	sigaction(SIGHUP, &sa, &old_hup);
+	sc.sa_handler = on_child_signal;
+	sigemptyset(&sc.sa_mask);
+	sigaction(SIGCHLD, &sc, &old_chld);
 
 	struct timespec wall;
 	clock_gettime(CLOCK_REALTIME, &wall);
@@ -346,6 +356,7 @@ static int run(int argc, char **argv)
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	sigaction(SIGHUP, &old_hup, NULL);
+	sigaction(SIGCHLD, &old_chld, NULL);
 
 	struct sampler_stats sst;
 	sampler_get_stats(smp, &sst);
