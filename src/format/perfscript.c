@@ -293,6 +293,17 @@ static void push_frame(struct ps_parser *p, const char *s, size_t len)
 	p->nframes++;
 }
 
+/* A line's frames ("a->b->c", Java inlining) were pushed in reading order;
+ * reversed, the whole frame array reads outermost-first from its end. */
+static void reverse_line_frames(struct ps_parser *p, size_t line_start)
+{
+	for (size_t i = line_start, j = p->nframes - 1; i < j; i++, j--) {
+		struct ps_frame tmp = p->frames[i];
+		p->frames[i] = p->frames[j];
+		p->frames[j] = tmp;
+	}
+}
+
 /* Emits the current event: root (pname) first, then frames from the last
  * stack line (outermost) back to the first (the leaf). Frames of one line
  * were pushed innermost-last, so the whole array is read backwards. */
@@ -778,12 +789,7 @@ static void inferno_stack_line(struct ps_parser *p, struct span line)
 			break;
 		f = arrow + 2;
 	}
-	/* frames of one line go outermost-first when read backwards */
-	for (size_t i = line_start, j = p->nframes - 1; i < j; i++, j--) {
-		struct ps_frame tmp = p->frames[i];
-		p->frames[i] = p->frames[j];
-		p->frames[j] = tmp;
-	}
+	reverse_line_frames(p, line_start);
 	for (size_t i = 0; i < p->o->nskip_after; i++)
 		if (span_eq(raw, p->o->skip_after[i])) {
 			p->stack_filter = PS_SKIP_REMAINING;
@@ -1195,11 +1201,7 @@ static void perl_stack_line(struct ps_parser *p, struct span pc, struct span raw
 			break;
 		f = arrow + 2;
 	}
-	for (size_t i = line_start, j = p->nframes - 1; i < j; i++, j--) {
-		struct ps_frame tmp = p->frames[i];
-		p->frames[i] = p->frames[j];
-		p->frames[j] = tmp;
-	}
+	reverse_line_frames(p, line_start);
 }
 
 static void perl_line(struct ps_parser *p, struct span l)

@@ -38,3 +38,21 @@ exit_code() {
 }
 
 done_testing() { [ "$_failed" = 0 ]; }
+
+# folded_share NAME FOLDED: percent of the weight with NAME on the stack
+# (inclusive, so inlined helpers and interrupts above it do not matter)
+folded_share() {
+	awk -v f="$1" '{ n = $NF; total += n; k = $0; sub(/ [0-9]+$/, "", k);
+		m = split(k, fr, ";"); for (i = 1; i <= m; i++) if (fr[i] == f) { hit += n; break } }
+		END { if (total) printf "%.1f", 100 * hit / total; else print 0 }' "$2"
+}
+
+# near A B TOLERANCE: true when |A - B| <= TOLERANCE
+near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
+
+# require_perf: skip the whole file unless perf exists and may record here
+require_perf() {
+	command -v perf >/dev/null 2>&1 || skip_all "perf is not installed"
+	perf record -q -o "$TMP/probe.data" -e cpu-clock -- true >/dev/null 2>&1 ||
+		skip_all "perf record is not permitted here (perf_event_paranoid)"
+}

@@ -6,19 +6,10 @@
 
 W=$WORKLOADS/shares
 [ -x "$W" ] || skip_all "workload $W not built"
-command -v perf >/dev/null 2>&1 || skip_all "perf is not installed"
-perf record -q -o "$TMP/probe.data" -e cpu-clock -- true >/dev/null 2>&1 ||
-	skip_all "perf record is not permitted here (perf_event_paranoid)"
+require_perf
 plan 8
 
-# share NAME FOLDED: percent of samples with NAME on the stack (inclusive,
-# so inlined helpers and interrupts above it do not matter)
-share() {
-	awk -v f="$1" '{ n = $NF; total += n; k = $0; sub(/ [0-9]+$/, "", k);
-		m = split(k, fr, ";"); for (i = 1; i <= m; i++) if (fr[i] == f) { hit += n; break } }
-		END { if (total) printf "%.1f", 100 * hit / total; else print 0 }' "$2"
-}
-near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
+share() { folded_share "$@"; }
 
 for mode in fp dwarf; do
 	perf record -q -F 999 -e cpu-clock --call-graph "$mode" -o "$TMP/$mode.data" -- "$W" 1.5 >/dev/null 2>&1

@@ -12,13 +12,7 @@ W=$WORKLOADS/record-work
 	skip_all "kiln record cannot sample here: $(head -1 "$TMP/probe.err")"
 plan 24
 
-# share NAME FOLDED: percent of samples with NAME on the stack
-share() {
-	awk -v f="$1" '{ n = $NF; total += n; k = $0; sub(/ [0-9]+$/, "", k);
-		m = split(k, fr, ";"); for (i = 1; i <= m; i++) if (fr[i] == f) { hit += n; break } }
-		END { if (total) printf "%.1f", 100 * hit / total; else print 0 }' "$2"
-}
-near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
+share() { folded_share "$@"; }
 rec() { # rec NAME MODE [record options...]
 	local name=$1 mode=$2; shift 2
 	"$KILN" record -q -F 999 "$@" -o "$TMP/$name.pb.gz" -- "$W" "$mode" 2 >/dev/null 2>"$TMP/$name.err"

@@ -8,18 +8,10 @@
 W=$WORKLOADS/shares
 R=$WORKLOADS/record-work
 [ -x "$W" ] && [ -x "$R" ] || skip_all "workloads not built in $WORKLOADS"
-command -v perf >/dev/null 2>&1 || skip_all "perf is not installed"
-perf record -q -o "$TMP/probe.data" -e cpu-clock -- true >/dev/null 2>&1 ||
-	skip_all "perf record is not permitted here (perf_event_paranoid)"
+require_perf
 plan 21
 
-# share NAME FOLDED: percent of the weight with NAME on the stack
-share() {
-	awk -v f="$1" '{ n = $NF; total += n; k = $0; sub(/ [0-9]+$/, "", k);
-		m = split(k, fr, ";"); for (i = 1; i <= m; i++) if (fr[i] == f) { hit += n; break } }
-		END { if (total) printf "%.1f", 100 * hit / total; else print 0 }' "$2"
-}
-near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
+share() { folded_share "$@"; }
 # functions FOLDED: the distinct frames of the workload's own code
 functions() { sed 's/ [0-9]*$//' "$1" | tr ';' '\n' | grep -E '^(main|split|work_[abc]|lib_work)$' | sort -u; }
 
