@@ -312,7 +312,15 @@ static int run(int argc, char **argv)
 			rc = cli_error("cannot enable sampling: %s", strerror(-err));
 	}
 	const char *why = "";
+	bool show_progress = !cli_quiet && isatty(2);
+	double last_progress = t0;
 	while (rc == EXIT_OK) {
+		if (show_progress && now_seconds() - last_progress >= 0.5) {
+			struct cpuprof_stats ps;
+			cpuprof_get_stats(prof, &ps);
+			last_progress = now_seconds();
+			fprintf(stderr, "\rkiln record: %.1f s, %lu samples", last_progress - t0, ps.samples);
+		}
 		if (stop_requested) {
 			why = "stopped by a signal";
 			break;
@@ -341,6 +349,8 @@ static int run(int argc, char **argv)
 		}
 	}
 	double elapsed = now_seconds() - t0;
+	if (show_progress)
+		fputs("\r\033[K", stderr);
 	sampler_disable(smp);
 	sampler_drain(smp, &sink);
 	if (child_alive) {
