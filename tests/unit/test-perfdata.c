@@ -4,6 +4,7 @@
  * every truncation and random garbage give an error code, never a crash. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -90,9 +91,29 @@ static void put_fp_sample(struct strbuf *b, uint64_t ip, uint32_t pid, uint64_t 
 	rec_end(b, r);
 }
 
+/* The sample_id trailer of a side-band record (sample_id_all with
+ * FP_TYPE's TID and TIME bits): pid, tid, time. The reader orders the
+ * records of a round by these times. */
+static void put_trailer(struct strbuf *b, uint32_t pid, uint64_t time)
+{
+	put32(b, pid);
+	put32(b, pid);
+	put64(b, time);
+}
+
 /* A complete file: one fp event, comm/mmap/fork/samples/lost/unknown
  * records, and a build id feature. */
+static void build_fp_file_ex(struct strbuf *b, bool early_sample);
+
 static void build_fp_file(struct strbuf *b)
+{
+	build_fp_file_ex(b, false);
+}
+
+/* early_sample: a sample at time 4 is written right after the comm
+ * record, before the mmaps of times 2 and 3 (as a sample from one CPU's
+ * ring can precede another CPU's mmap within a round). */
+static void build_fp_file_ex(struct strbuf *b, bool early_sample)
 {
 	strbuf_add(b, "PERFILE2", 8);
 	put64(b, 104);
@@ -118,7 +139,10 @@ static void build_fp_file(struct strbuf *b)
 	put32(b, 42);
 	put32(b, 42);
 	put_str(b, "work");
+	put_trailer(b, 42, 1);
 	rec_end(b, r);
+	if (early_sample)
+		put_fp_sample(b, 0x401000, 42, 4);
 	r = rec_begin(b, PERF_RECORD_MMAP2, 0);
 	put32(b, 42);
 	put32(b, 42);
@@ -130,6 +154,7 @@ static void build_fp_file(struct strbuf *b)
 	put32(b, 5);         /* PROT_READ | PROT_EXEC */
 	put32(b, 2);
 	put_str(b, "/usr/bin/work");
+	put_trailer(b, 42, 2);
 	rec_end(b, r);
 	r = rec_begin(b, PERF_RECORD_MMAP, PERF_RECORD_MISC_KERNEL);
 	put32(b, (uint32_t)-1);
@@ -138,6 +163,7 @@ static void build_fp_file(struct strbuf *b)
 	put64(b, 0x1000000);
 	put64(b, 0);
 	put_str(b, "[kernel.kallsyms]_text");
+	put_trailer(b, (uint32_t)-1, 3);
 	rec_end(b, r);
 	r = rec_begin(b, PERF_RECORD_FORK, 0);
 	put32(b, 43);
@@ -145,6 +171,7 @@ static void build_fp_file(struct strbuf *b)
 	put32(b, 43);
 	put32(b, 42);
 	put64(b, 5);
+	put_trailer(b, 43, 5);
 	rec_end(b, r);
 	put_fp_sample(b, 0x401000, 42, 10);
 	put_fp_sample(b, 0x401010, 42, 11);
@@ -153,6 +180,7 @@ static void build_fp_file(struct strbuf *b)
 	r = rec_begin(b, PERF_RECORD_LOST, 0);
 	put64(b, 77);
 	put64(b, 3);
+	put_trailer(b, 0, 11);
 	rec_end(b, r);
 	r = rec_begin(b, 100, 0); /* unknown: skipped */
 	put64(b, 1);
@@ -164,6 +192,7 @@ static void build_fp_file(struct strbuf *b)
 	put32(b, 43);
 	put32(b, 42);
 	put64(b, 6);
+	put_trailer(b, 43, 13);
 	rec_end(b, r);
 	uint64_t data_size = b->len - data_off;
 	set64(b, data_at, data_off);
@@ -462,6 +491,28 @@ static int stop_sample(void *ctx, const struct perfdata_sample *p)
 	return 7;
 }
 
+/* Within a round, records reach the sink in time order, so a sample never
+ * comes before the mmap of the code it hit. */
+static void test_round_is_time_ordered(void **state)
+{
+	(void)state;
+	struct strbuf b = STRBUF_INIT;
+	build_fp_file_ex(&b, true);
+	struct seen s = {STRBUF_INIT, 0};
+	struct perfdata_sink k = sink_for(&s);
+	struct diag d = {0};
+	assert_int_equal(perfdata_read_mem(b.buf, b.len, &k, NULL, &d), 0);
+	const char *log = strbuf_str(&s.log);
+	const char *mmap_k = strstr(log, "mmap pid=-1"), *early = strstr(log, " t=4 "),
+		   *fork = strstr(log, "fork 43");
+	assert_non_null(mmap_k);
+	assert_non_null(early);
+	assert_non_null(fork);
+	assert_true(mmap_k < early && early < fork);
+	strbuf_release(&s.log);
+	strbuf_release(&b);
+}
+
 static void test_sink_stops(void **state)
 {
 	(void)state;
@@ -478,6 +529,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fp_file),
+		cmocka_unit_test(test_round_is_time_ordered),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_bad_magic),
 		cmocka_unit_test(test_garbage),
