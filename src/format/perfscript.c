@@ -852,9 +852,12 @@ static void inferno_stack_line_cached(struct ps_parser *p, struct span line)
 			add_warning(p, "weird stack line", line.s, line.len);
 			return;
 		}
-		p->frames = xgrow(p->frames, sizeof(*p->frames), p->nframes + e->nframes, &p->frames_cap);
-		memcpy(p->frames + p->nframes, e->frames, e->nframes * sizeof(*e->frames));
-		p->nframes += e->nframes;
+		if (e->nframes) { /* a line may parse to no frame at all */
+			p->frames = xgrow(p->frames, sizeof(*p->frames), p->nframes + e->nframes,
+					  &p->frames_cap);
+			memcpy(p->frames + p->nframes, e->frames, e->nframes * sizeof(*e->frames));
+			p->nframes += e->nframes;
+		}
 		if (e->skip_remaining)
 			p->stack_filter = PS_SKIP_REMAINING;
 		return;

@@ -216,6 +216,17 @@ static void test_threads_give_same_output(void **state)
 	strbuf_release(&in);
 }
 
+/* A stack line that parses to no frame ("(process name)") seen twice: the
+ * second time comes from the line cache (a fuzzer found this path). */
+static void test_cached_line_without_frames(void **state)
+{
+	(void)state;
+	const char *text = "pp 1 1.0: cycles:\n\t1 (deleted) (/x)\n\t2 f (/x)\n\n"
+			   "pp 1 2.0: cycles:\n\t1 (deleted) (/x)\n\t2 f (/x)\n\n";
+	struct perfscript_options o = {0};
+	expect(text, &o, "pp;f 2\n");
+}
+
 static void test_sniff(void **state)
 {
 	(void)state;
@@ -241,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_crlf_lines),
 		cmocka_unit_test(test_single_line_stack),
 		cmocka_unit_test(test_threads_give_same_output),
+		cmocka_unit_test(test_cached_line_without_frames),
 		cmocka_unit_test(test_sniff),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
