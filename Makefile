@@ -23,7 +23,7 @@ CPPFLAGS += -D_GNU_SOURCE -Isrc -Iinclude -I$(GEN)
 LDLIBS   := -lprotobuf-c -ldw -lelf -liberty -lz -lpthread -lm
 
 # Library code, in dependency order: base <- model <- format, render <- cli.
-LIB_DIRS := base model format render symbolize collect
+LIB_DIRS := base model format render symbolize collect analyze
 LIB_SRCS := $(sort $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c)))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 PROTOS   := $(wildcard src/format/*.proto)
@@ -39,6 +39,12 @@ CLI_OBJS := $(CLI_SRCS:%.c=$(OUT)/obj/%.o)
 CORE_LIB := $(OUT)/libkiln-core.a
 KILN     := $(OUT)/kiln
 
+HEAP_SRCS := $(sort $(wildcard src/heap/*.c))
+HEAP_OBJS := $(HEAP_SRCS:%.c=$(OUT)/obj/pic/%.o)
+HEAP_LIB  := $(OUT)/libkiln-heap.so
+HEAP_TEST_SRCS := $(sort $(wildcard tests/heap/*.c))
+HEAP_TESTS := $(HEAP_TEST_SRCS:tests/heap/%.c=$(OUT)/heap-tests/%)
+
 UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(OUT)/tests/%)
 WORKLOAD_SRCS := $(sort $(wildcard tests/workloads/*.c))
@@ -48,7 +54,7 @@ WORKLOADS := $(WORKLOAD_SRCS:tests/workloads/%.c=$(OUT)/workloads/%)
         install clean lint check-layering workloads
 .DEFAULT_GOAL := all
 
-all: $(KILN) workloads
+all: $(KILN) workloads $(HEAP_LIB) heap-tests
 
 $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: src/format/%.proto
 	@mkdir -p $(GEN)
@@ -102,6 +108,26 @@ $(OUT)/workloads/%: tests/workloads/%.c
 
 workloads: $(WORKLOADS) $(WORKLOAD_LIBS)
 
+# The heap tracker, an LD_PRELOAD library (src/heap/, not in the core
+# library: it may use only src/base headers that never call malloc). Built
+# -fPIC with hidden visibility; only the interposed functions are exported.
+# Always built without sanitizers, even under SANITIZE: a sanitizer runtime
+# cannot sit behind an LD_PRELOAD allocator in an unsanitized host.
+$(OUT)/obj/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) -D_GNU_SOURCE -Isrc -O2 -g -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+	  $(WARN) -MMD -MP -c -o $@ $<
+$(HEAP_LIB): $(HEAP_OBJS)
+	$(CC) -shared -Wl,-z,now -Wl,-z,defs -o $@ $^ -ldl -lpthread -lz -lunwind -lm
+
+# Programs the heap tracker's end-to-end test runs (tests/heap/), built -O2
+# without frame pointers, as distributions build code.
+$(OUT)/heap-tests/%: tests/heap/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -fomit-frame-pointer -std=gnu11 -Wall -o $@ $< -ldl -lpthread
+heap-tests: $(HEAP_TESTS)
+.PHONY: heap-tests
+
 deps:
 	@scripts/install-deps
 
@@ -117,7 +143,8 @@ test-clang:
 	$(MAKE) CC=clang OUT=build/clang build/clang/kiln
 
 test-e2e: all
-	KILN=$(abspath $(KILN)) WORKLOADS=$(abspath $(OUT)/workloads) prove -j2 tests/e2e/t*.sh
+	KILN=$(abspath $(KILN)) WORKLOADS=$(abspath $(OUT)/workloads) HEAP_LIB=$(abspath $(HEAP_LIB)) \
+	  HEAP_TESTS=$(abspath $(OUT)/heap-tests) prove -j2 tests/e2e/t*.sh
 
 # The README's test command: set-up, both compilers, unit tests plain and
 # sanitized, then the end-to-end suite.

@@ -12,6 +12,8 @@ static const struct command *const commands[] = {
 	&cmd_diff,
 	&cmd_record,
 	&cmd_report,
+	&cmd_heap,
+	&cmd_mem,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

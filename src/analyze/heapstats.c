@@ -1,0 +1,549 @@
+/* heapstats: two passes over a heap trace: the first computes every total,
+ * the series and the peak's event number; the second replays allocations
+ * and frees up to that event to attribute the peak to stacks.
+ * Invariant: live bytes are the sum over the live map, which holds each
+ * allocated and not yet freed block exactly once (an allocation at an
+ * address already live replaces the old block, as if it had been freed). */
+#include "analyze/heapstats.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/xalloc.h"
+
+const char *const heapstats_bucket_names[HEAPSTATS_NBUCKETS] = {
+	"tiny (< 1 KiB)", "small (1-64 KiB)", "medium (64 KiB-1 MiB)", "large (1-16 MiB)",
+	"huge (> 16 MiB)",
+};
+
+static int bucket_of(uint64_t size)
+{
+	if (size < 1024)
+		return HEAPSTATS_TINY;
+	if (size < 64 * 1024)
+		return HEAPSTATS_SMALL;
+	if (size < HEAPSTATS_LARGE)
+		return HEAPSTATS_MEDIUM;
+	if (size <= HEAPSTATS_HUGE)
+		return HEAPSTATS_LARGE_B;
+	return HEAPSTATS_HUGE_B;
+}
+
+static size_t site_index(struct heapstats *h, uint64_t stack_id)
+{
+	if (stack_id == 0) {
+		if (h->zero_site)
+			return (size_t)h->zero_site - 1;
+	} else {
+		struct heapmap_slot *s = heapmap_get(&h->site_of, stack_id);
+		if (s)
+			return s->aux;
+	}
+	h->sites = xgrow(h->sites, sizeof(*h->sites), h->nsites + 1, &h->sites_cap);
+	struct heapsite *site = &h->sites[h->nsites];
+	memset(site, 0, sizeof(*site));
+	site->stack_id = stack_id;
+	if (stack_id == 0) {
+		h->zero_site = h->nsites + 1;
+	} else {
+		bool added;
+		heapmap_put(&h->site_of, stack_id, &added)->aux = (uint32_t)h->nsites;
+	}
+	return h->nsites++;
+}
+
+/* ---- the time series: fixed number of points, interval doubled as the
+ * trace grows longer --------------------------------------------------- */
+
+static void series_note(struct heapstats *h, uint64_t t)
+{
+	if (!h->series) {
+		h->series = xcalloc(HEAPSTATS_SERIES_MAX, sizeof(*h->series));
+		h->series_step = 1000; /* 1 ms */
+		h->nseries = 1;
+		h->series[0].live = h->live_bytes;
+	}
+	while (t / h->series_step >= HEAPSTATS_SERIES_MAX) {
+		size_t n = 0;
+		for (size_t i = 0; i < h->nseries; i += 2, n++) {
+			struct heappoint p = h->series[i];
+			if (i + 1 < h->nseries) {
+				if (h->series[i + 1].live > p.live)
+					p.live = h->series[i + 1].live;
+				p.rss = h->series[i + 1].rss;
+			}
+			p.time = n * h->series_step * 2;
+			h->series[n] = p;
+		}
+		h->nseries = n;
+		h->series_step *= 2;
+	}
+	size_t idx = (size_t)(t / h->series_step);
+	while (h->nseries <= idx) {
+		struct heappoint *p = &h->series[h->nseries];
+		p->time = h->nseries * h->series_step;
+		p->live = h->live_bytes;
+		p->rss = h->series[h->nseries - 1].rss;
+		h->nseries++;
+	}
+}
+
+static void series_live(struct heapstats *h)
+{
+	struct heappoint *p = &h->series[h->nseries - 1];
+	if (h->live_bytes > p->live)
+		p->live = h->live_bytes;
+}
+
+/* ---- allocation and free, shared by both passes ---------------------- */
+
+/* Returns 1 to stop the replay at the peak. */
+static int do_alloc(struct heapstats *h, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack_id,
+		    uint64_t tid, bool is_mmap)
+{
+	h->seq++;
+	size_t si = site_index(h, stack_id);
+	struct heapsite *site = &h->sites[si];
+	bool added;
+	struct heapmap_slot *ls = ptr ? heapmap_put(&h->live, ptr, &added) : NULL;
+	if (ls && !added) {
+		/* a missed free: drop the old block */
+		struct heapsite *old = &h->sites[ls->aux];
+		old->live_bytes -= ls->val;
+		old->live_count--;
+		h->live_bytes -= ls->val;
+		h->live_count--;
+	}
+	if (ls) {
+		ls->val = size;
+		ls->aux = (uint32_t)si;
+		site->live_bytes += size;
+		site->live_count++;
+		h->live_bytes += size;
+		h->live_count++;
+	}
+	if (h->replay)
+		return h->seq >= h->peak_seq ? 1 : 0;
+
+	site->allocs++;
+	site->bytes += size;
+	if (size > site->max_size)
+		site->max_size = size;
+	if (size > HEAPSTATS_LARGE)
+		site->large++;
+	h->allocs++;
+	h->alloc_bytes += size;
+	if (is_mmap) {
+		h->mmaps++;
+		h->mmap_bytes += size;
+	}
+	int b = bucket_of(size);
+	h->bucket_count[b]++;
+	h->bucket_bytes[b] += size;
+	h->pow2_count[size ? 64 - __builtin_clzll(size) : 0]++;
+	if (t > h->last_time)
+		h->last_time = t;
+	if (!is_mmap && ptr) {
+		struct heapmap_slot *ts = heapmap_put(&h->last_alloc, tid + 1, &added);
+		ts->val = ptr;
+	}
+	series_note(h, t);
+	series_live(h);
+	if (h->live_bytes > h->peak_bytes) {
+		h->peak_bytes = h->live_bytes;
+		h->peak_count = h->live_count;
+		h->peak_time = t;
+		h->peak_seq = h->seq;
+	}
+	return 0;
+}
+
+static int do_free(struct heapstats *h, uint64_t t, uint64_t ptr, uint64_t tid, uint64_t unmap_len)
+{
+	h->seq++;
+	if (h->replay && h->seq > h->peak_seq)
+		return 1;
+	struct heapmap_slot old;
+	bool found;
+	if (unmap_len) {
+		struct heapmap_slot *s = heapmap_get(&h->live, ptr);
+		found = s != NULL;
+		if (s && unmap_len < s->val) {
+			/* unmaps the front of a mapping: the rest stays live */
+			uint64_t rest = s->val - unmap_len;
+			uint32_t si = s->aux;
+			heapmap_remove(&h->live, ptr, NULL);
+			bool added;
+			struct heapmap_slot *n = heapmap_put(&h->live, ptr + unmap_len, &added);
+			n->val = rest;
+			n->aux = si;
+			h->sites[si].live_bytes -= unmap_len;
+			h->live_bytes -= unmap_len;
+			goto done;
+		}
+		if (s)
+			heapmap_remove(&h->live, ptr, &old);
+	} else {
+		found = ptr && heapmap_remove(&h->live, ptr, &old);
+	}
+	if (found) {
+		struct heapsite *site = &h->sites[old.aux];
+		site->live_bytes -= old.val;
+		site->live_count--;
+		h->live_bytes -= old.val;
+		h->live_count--;
+	}
+	if (h->replay)
+		return 0;
+	if (!found) {
+		if (ptr)
+			h->unmatched_frees++;
+	} else if (!unmap_len) {
+		h->frees++;
+		/* temporary: freed with no other allocation in between on its thread */
+		struct heapmap_slot *ts = heapmap_get(&h->last_alloc, tid + 1);
+		if (ts && ts->val == ptr) {
+			h->temporary++;
+			h->sites[old.aux].temporary++;
+			ts->val = 0;
+		}
+	}
+done:
+	if (h->replay)
+		return 0;
+	if (t > h->last_time)
+		h->last_time = t;
+	series_note(h, t);
+	return 0;
+}
+
+/* ---- sink callbacks ------------------------------------------------------ */
+
+static int on_header(void *ctx, const struct heaptrace_header *hd)
+{
+	struct heapstats *h = ctx;
+	h->header = *hd;
+	return 0;
+}
+
+static int on_module(void *ctx, uint64_t id, uint64_t start, uint64_t end, uint64_t off,
+		     const char *path, size_t path_len, const unsigned char *bid, size_t bid_len)
+{
+	(void)id;
+	struct heapstats *h = ctx;
+	h->modules = xgrow(h->modules, sizeof(*h->modules), h->nmodules + 1, &h->modules_cap);
+	struct heapmodule *m = &h->modules[h->nmodules++];
+	m->start = start;
+	m->end = end;
+	m->offset = off;
+	m->path = xmemdup(path ? path : "", path_len);
+	m->build_id = bid_len ? (unsigned char *)xmemdup(bid, bid_len) : NULL;
+	m->build_id_len = bid_len;
+	return 0;
+}
+
+static int on_stack(void *ctx, uint64_t id, uint64_t parent, uint64_t ip)
+{
+	struct heapstats *h = ctx;
+	if (id == 0)
+		return 0;
+	size_t pidx = SIZE_MAX;
+	if (parent) {
+		struct heapmap_slot *ps = heapmap_get(&h->node_of, parent);
+		if (ps)
+			pidx = (size_t)ps->val;
+	}
+	bool added;
+	struct heapmap_slot *s = heapmap_put(&h->node_of, id, &added);
+	if (!added)
+		return 0; /* the first definition wins */
+	if (h->nnodes == h->nodes_cap) {
+		h->nodes_cap = h->nodes_cap ? h->nodes_cap * 2 : 1024;
+		h->node_parent = xrealloc(h->node_parent, h->nodes_cap * sizeof(*h->node_parent));
+		h->node_ip = xrealloc(h->node_ip, h->nodes_cap * sizeof(*h->node_ip));
+	}
+	h->node_parent[h->nnodes] = pidx;
+	h->node_ip[h->nnodes] = ip;
+	s->val = h->nnodes++;
+	return 0;
+}
+
+static int on_alloc(void *ctx, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack, uint64_t tid)
+{
+	return do_alloc(ctx, t, ptr, size, stack, tid, false);
+}
+
+static int on_free(void *ctx, uint64_t t, uint64_t ptr, uint64_t tid)
+{
+	return do_free(ctx, t, ptr, tid, 0);
+}
+
+static int on_mmap(void *ctx, uint64_t t, uint64_t addr, uint64_t len, uint64_t stack, uint64_t tid)
+{
+	return do_alloc(ctx, t, addr, len, stack, tid, true);
+}
+
+static int on_munmap(void *ctx, uint64_t t, uint64_t addr, uint64_t len, uint64_t tid)
+{
+	return do_free(ctx, t, addr, tid, len ? len : 1);
+}
+
+static int on_rss(void *ctx, uint64_t t, uint64_t rss)
+{
+	struct heapstats *h = ctx;
+	h->rss_samples++;
+	if (rss > h->rss_max) {
+		h->rss_max = rss;
+		h->rss_max_time = t;
+		h->live_at_rss_max = h->live_bytes;
+	}
+	h->rss_last = rss;
+	h->live_at_rss_last = h->live_bytes;
+	if (t > h->last_time)
+		h->last_time = t;
+	series_note(h, t);
+	h->series[h->nseries - 1].rss = rss;
+	return 0;
+}
+
+static int on_bad_free(void *ctx, uint64_t t, uint64_t ptr, uint64_t stack, uint64_t kind)
+{
+	(void)t, (void)ptr, (void)stack;
+	struct heapstats *h = ctx;
+	if (kind == HT_BAD_DOUBLE_FREE)
+		h->double_frees++;
+	else
+		h->unknown_frees++;
+	return 0;
+}
+
+static int on_leak(void *ctx, uint64_t ptr, uint64_t size, uint64_t stack, uint64_t kind)
+{
+	(void)ptr;
+	struct heapstats *h = ctx;
+	if (kind > HT_LEAK_DEFINITELY)
+		kind = HT_LEAK_DEFINITELY;
+	h->have_leaks = true;
+	h->leak_count[kind]++;
+	h->leak_bytes[kind] += size;
+	struct heapsite *s = &h->sites[site_index(h, stack)];
+	s->leak_count[kind]++;
+	s->leak_bytes[kind] += size;
+	return 0;
+}
+
+static int on_end(void *ctx, uint64_t t, uint64_t how, uint64_t status)
+{
+	struct heapstats *h = ctx;
+	h->have_end = true;
+	h->end_time = t;
+	h->end_how = how;
+	h->end_status = status;
+	if (t > h->last_time)
+		h->last_time = t;
+	return 0;
+}
+
+static void pass1_sink(struct heapstats *h, struct heaptrace_sink *k)
+{
+	*k = (struct heaptrace_sink){
+		.ctx = h, .header = on_header, .module = on_module, .stack = on_stack,
+		.alloc = on_alloc, .free = on_free, .rss = on_rss, .bad_free = on_bad_free,
+		.leak = on_leak, .end = on_end, .mmap = on_mmap, .munmap = on_munmap,
+	};
+}
+
+static void pass2_sink(struct heapstats *h, struct heaptrace_sink *k)
+{
+	*k = (struct heaptrace_sink){
+		.ctx = h, .alloc = on_alloc, .free = on_free, .mmap = on_mmap, .munmap = on_munmap,
+	};
+}
+
+/* Between the passes: keep the exit state, reset the live state. */
+static void start_replay(struct heapstats *h)
+{
+	for (size_t i = 0; i < h->nsites; i++) {
+		struct heapsite *s = &h->sites[i];
+		s->peak_count = s->live_count;
+		s->peak_bytes = s->live_bytes;
+		s->live_count = s->live_bytes = 0;
+	}
+	heapmap_release(&h->live);
+	h->replay = true;
+	h->seq = 0;
+	h->live_bytes = h->live_count = 0;
+}
+
+/* After the replay: live_* hold the peak state; swap it into peak_*. */
+static void end_replay(struct heapstats *h, uint64_t end_count, uint64_t end_bytes)
+{
+	for (size_t i = 0; i < h->nsites; i++) {
+		struct heapsite *s = &h->sites[i];
+		uint64_t c = s->peak_count, b = s->peak_bytes;
+		s->peak_count = s->live_count;
+		s->peak_bytes = s->live_bytes;
+		s->live_count = c;
+		s->live_bytes = b;
+	}
+	h->live_count = end_count;
+	h->live_bytes = end_bytes;
+	h->replay = false;
+	heapmap_release(&h->live);
+	heapmap_release(&h->last_alloc);
+}
+
+static int analyze(struct heapstats *h, int fd, const void *data, size_t len, struct diag *d)
+{
+	memset(h, 0, sizeof(*h));
+	struct heaptrace_sink k;
+	pass1_sink(h, &k);
+	int rc = fd >= 0 ? heaptrace_read_fd(fd, &k, &h->read, d)
+			 : heaptrace_read_mem(data, len, &k, &h->read, d);
+	if (rc)
+		return rc;
+	uint64_t end_count = h->live_count, end_bytes = h->live_bytes;
+	start_replay(h);
+	if (h->peak_seq) {
+		if (fd >= 0 && lseek(fd, 0, SEEK_SET) < 0) {
+			rc = -errno;
+			end_replay(h, end_count, end_bytes);
+			return rc;
+		}
+		pass2_sink(h, &k);
+		struct heaptrace_stats st2;
+		rc = fd >= 0 ? heaptrace_read_fd(fd, &k, &st2, d) : heaptrace_read_mem(data, len, &k, &st2, d);
+		if (rc == 1)
+			rc = 0;
+	}
+	end_replay(h, end_count, end_bytes);
+	return rc;
+}
+
+int heapstats_analyze_fd(struct heapstats *h, int fd, struct diag *d)
+{
+	return analyze(h, fd, NULL, 0, d);
+}
+
+int heapstats_analyze_mem(struct heapstats *h, const void *data, size_t len, struct diag *d)
+{
+	return analyze(h, -1, data, len, d);
+}
+
+void heapstats_release(struct heapstats *h)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->nmodules; i++) {
+		free(h->modules[i].path);
+		free(h->modules[i].build_id);
+	}
+	free(h->modules);
+	free(h->sites);
+	free(h->series);
+	free(h->node_parent);
+	free(h->node_ip);
+	heapmap_release(&h->live);
+	heapmap_release(&h->site_of);
+	heapmap_release(&h->node_of);
+	heapmap_release(&h->last_alloc);
+	memset(h, 0, sizeof(*h));
+}
+
+size_t heapstats_stack(const struct heapstats *h, uint64_t stack_id, uint64_t *ips, size_t max)
+{
+	struct heapmap_slot *s = stack_id ? heapmap_get(&h->node_of, stack_id) : NULL;
+	if (!s)
+		return 0;
+	size_t n = 0;
+	for (size_t i = (size_t)s->val; i != SIZE_MAX && n <= h->nnodes; i = h->node_parent[i]) {
+		if (n < max)
+			ips[n] = h->node_ip[i];
+		n++;
+	}
+	return n;
+}
+
+uint64_t heapstats_key_value(const struct heapstats *h, const struct heapsite *s, enum heapstats_key key)
+{
+	switch (key) {
+	case HEAPSTATS_BY_BYTES: return s->bytes;
+	case HEAPSTATS_BY_COUNT: return s->allocs;
+	case HEAPSTATS_BY_PEAK: return s->peak_bytes;
+	case HEAPSTATS_BY_TEMPORARY: return s->temporary;
+	case HEAPSTATS_BY_LEAKED:
+		if (h->have_leaks)
+			return s->leak_bytes[HT_LEAK_DEFINITELY] + s->leak_bytes[HT_LEAK_INDIRECTLY] +
+			       s->leak_bytes[HT_LEAK_POSSIBLY];
+		return s->live_bytes;
+	}
+	return 0;
+}
+
+static const struct heapstats *sort_h;
+static enum heapstats_key sort_key;
+
+static int cmp_sites(const void *a, const void *b)
+{
+	const struct heapsite *x = &sort_h->sites[*(const size_t *)a], *y = &sort_h->sites[*(const size_t *)b];
+	uint64_t vx = heapstats_key_value(sort_h, x, sort_key), vy = heapstats_key_value(sort_h, y, sort_key);
+	if (vx != vy)
+		return vx > vy ? -1 : 1;
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+size_t *heapstats_sorted(const struct heapstats *h, enum heapstats_key key, size_t *n)
+{
+	size_t *idx = xmalloc((h->nsites + 1) * sizeof(*idx)), k = 0;
+	for (size_t i = 0; i < h->nsites; i++)
+		if (heapstats_key_value(h, &h->sites[i], key))
+			idx[k++] = i;
+	sort_h = h;
+	sort_key = key;
+	qsort(idx, k, sizeof(*idx), cmp_sites);
+	*n = k;
+	return idx;
+}
+
+struct heapfinding *heapstats_findings(const struct heapstats *h, size_t *n)
+{
+	struct heapfinding *f = NULL;
+	size_t cap = 0, k = 0;
+#define ADD(KIND, SITE, COUNT, BYTES)                                              \
+	do {                                                                       \
+		f = xgrow(f, sizeof(*f), k + 1, &cap);                             \
+		f[k++] = (struct heapfinding){(KIND), (SITE), (COUNT), (BYTES)};   \
+	} while (0)
+	for (size_t i = 0; i < h->nsites; i++) {
+		const struct heapsite *s = &h->sites[i];
+		uint64_t lc = h->have_leaks ? s->leak_count[HT_LEAK_DEFINITELY] + s->leak_count[HT_LEAK_INDIRECTLY] +
+						      s->leak_count[HT_LEAK_POSSIBLY]
+					    : s->live_count;
+		if (lc >= 5)
+			ADD(HEAPFIND_LOOP_LEAK, i, lc, heapstats_key_value(h, s, HEAPSTATS_BY_LEAKED));
+		if (s->large >= 10)
+			ADD(HEAPFIND_FREQUENT_LARGE, i, s->large, s->bytes);
+		if (s->allocs >= 10000 && s->bytes / s->allocs < 256)
+			ADD(HEAPFIND_POOL, i, s->allocs, s->bytes);
+		if (s->max_size > HEAPSTATS_HUGE)
+			ADD(HEAPFIND_STREAM, i, 1, s->max_size);
+	}
+	/* exponential growth: the highest live heap of each quarter of the run
+	 * at least 1.8 times the previous quarter's, ending above 1 MiB */
+	if (h->nseries >= 8) {
+		uint64_t q[4] = {0};
+		for (size_t i = 0; i < h->nseries; i++) {
+			size_t qi = i * 4 / h->nseries;
+			if (h->series[i].live > q[qi])
+				q[qi] = h->series[i].live;
+		}
+		if (q[0] && q[1] * 10 >= q[0] * 18 && q[2] * 10 >= q[1] * 18 && q[3] * 10 >= q[2] * 18 &&
+		    q[3] > HEAPSTATS_LARGE)
+			ADD(HEAPFIND_EXP_GROWTH, SIZE_MAX, 4, q[3]);
+	}
+#undef ADD
+	*n = k;
+	return f;
+}

@@ -1,0 +1,786 @@
+/* cmd-heap: `kiln heap -- CMD` runs a command under the heap tracker
+ * (libkiln-heap.so through LD_PRELOAD) and reports its allocations, peak,
+ * leaks and heuristics; `kiln heap report TRACE` re-analyses a trace.
+ * Invariant: the report goes to stderr only, never mixing with the
+ * command's stdout; kiln exits with the command's own status unless
+ * --error-exitcode applies. */
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "analyze/heapprof.h"
+#include "analyze/heapstats.h"
+#include "base/error.h"
+#include "base/strbuf.h"
+#include "base/xalloc.h"
+#include "cli/cli.h"
+#include "format/pprof.h"
+#include "render/heapchart.h"
+
+static const char usage[] =
+	"usage: kiln heap [OPTIONS] -- COMMAND [ARGS...]\n"
+	"       kiln heap report [OPTIONS] TRACE\n"
+	"\n"
+	"Runs COMMAND with kiln's heap tracker preloaded (libkiln-heap.so, next to\n"
+	"the kiln binary), which records every allocation with its stack into a\n"
+	"trace; then prints a report on standard error: totals, the peak heap and\n"
+	"the stacks that held it, top allocation sites, temporary allocations, a\n"
+	"size histogram, RSS against live heap, leaks, and heuristic hints.\n"
+	"'report' analyses a trace written earlier.\n"
+	"\n"
+	"Options:\n"
+	"  -o, --output FILE         the trace (default kiln-heap.PID.trace)\n"
+	"  --pprof FILE              write a pprof heap profile (alloc_objects,\n"
+	"                            alloc_space, inuse_objects, inuse_space)\n"
+	"  --svg FILE                write the heap-over-time chart\n"
+	"  --json FILE               write the analysis as JSON\n"
+	"  --inuse-at peak|exit      what inuse_* means in the profile (default peak)\n"
+	"  --leak-check=summary|full print the leak summary only, or every leak's stack\n"
+	"  --show-leak-kinds=LIST    with full: definite,indirect,possible,reachable or\n"
+	"                            all (default definite,possible)\n"
+	"  --error-exitcode=N        exit with N when leaks (definite or possible) are found\n"
+	"  --suppressions FILE       leak suppressions: one rule a line, a function name\n"
+	"                            or glob matched against every frame of a leak's stack\n"
+	"  --follow-children         trace children too (KILN_HEAP_FOLLOW=1)\n"
+	"  --mmap                    trace anonymous mmap/munmap too\n"
+	"  --top N                   rows in each top table (default 10)\n"
+	"  -q, --quiet               no report; only the leak summary when leaks are found\n"
+	"\n"
+	"Exit status: the command's (128+N when killed by signal N), or N from\n"
+	"--error-exitcode; 1 when kiln itself fails, 2 on a usage error.\n";
+
+enum {
+	OPT_PPROF = 256, OPT_SVG, OPT_JSON, OPT_INUSE, OPT_LEAK_CHECK, OPT_SHOW_KINDS, OPT_ERROR_EXIT,
+	OPT_SUPP, OPT_FOLLOW, OPT_MMAP, OPT_TOP,
+};
+
+struct heapopts {
+	const char *output, *pprof, *svg, *json, *supp;
+	bool inuse_exit, full, follow, mmap;
+	unsigned kinds; /* 1 << HT_LEAK_* */
+	int error_exitcode; /* -1: none */
+	long top;
+	char **rules;
+	size_t nrules;
+};
+
+/* ---- formatting -------------------------------------------------------- */
+
+static const char *commas(uint64_t v, char *buf)
+{
+	char tmp[32];
+	int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v), k = 0;
+	for (int i = 0; i < n; i++) {
+		if (i && (n - i) % 3 == 0)
+			buf[k++] = ',';
+		buf[k++] = tmp[i];
+	}
+	buf[k] = 0;
+	return buf;
+}
+
+static const char *human(uint64_t v, char *buf)
+{
+	static const char *const u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double d = (double)v;
+	int i = 0;
+	while (d >= 1024 && i < 4) {
+		d /= 1024;
+		i++;
+	}
+	snprintf(buf, 32, i ? "%.1f %s" : "%.0f %s", d, u[i]);
+	return buf;
+}
+
+static const char *when(uint64_t us, char *buf)
+{
+	if (us >= 1000000)
+		snprintf(buf, 32, "%.3f s", (double)us / 1e6);
+	else
+		snprintf(buf, 32, "%.3f ms", (double)us / 1e3);
+	return buf;
+}
+
+static double pct(uint64_t a, uint64_t b)
+{
+	return b ? 100.0 * (double)a / (double)b : 0;
+}
+
+/* "func (file:line) <- caller (file:line) <- ..." for up to depth frames */
+static void site_text(struct strbuf *sb, struct heapsym *hs, const struct heapstats *h, uint64_t stack_id,
+		      int depth)
+{
+	struct heapframe fr[8];
+	size_t n = hs ? heapsym_stack(hs, h, stack_id, fr, (size_t)depth) : 0;
+	if (n == 0) {
+		strbuf_addf(sb, "stack %llu (no frames)", (unsigned long long)stack_id);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strbuf_adds(sb, " <- ");
+		strbuf_adds(sb, fr[i].name);
+		if (fr[i].file) {
+			const char *b = strrchr(fr[i].file, '/');
+			strbuf_addf(sb, " (%s:%d)", b ? b + 1 : fr[i].file, fr[i].line);
+		}
+	}
+}
+
+/* ---- suppressions ---------------------------------------------------------- */
+
+static int load_supp(struct heapopts *o)
+{
+	FILE *f = fopen(o->supp, "r");
+	if (!f)
+		return cli_error("cannot open '%s': %s", o->supp, strerror(errno));
+	char line[4096];
+	size_t cap = 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *s = line, *e;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		e = s + strlen(s);
+		while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+			*--e = 0;
+		if (!*s || *s == '#')
+			continue;
+		o->rules = xgrow(o->rules, sizeof(*o->rules), o->nrules + 1, &cap);
+		o->rules[o->nrules++] = xstrdup(s);
+	}
+	fclose(f);
+	return 0;
+}
+
+static bool suppressed(const struct heapopts *o, struct heapsym *hs, const struct heapstats *h, uint64_t stack_id)
+{
+	if (!o->nrules || !hs)
+		return false;
+	struct heapframe fr[128];
+	size_t n = heapsym_stack(hs, h, stack_id, fr, 128);
+	for (size_t i = 0; i < n; i++)
+		for (size_t r = 0; r < o->nrules; r++)
+			if (fnmatch(o->rules[r], fr[i].name, 0) == 0)
+				return true;
+	return false;
+}
+
+/* ---- the report ------------------------------------------------------------ */
+
+static const char *const kind_words[4] = {"still reachable", "possibly lost", "indirectly lost",
+					  "definitely lost"};
+
+struct leaktotals {
+	uint64_t count[4], bytes[4];
+	uint64_t supp_count, supp_bytes;
+	bool *site_supp;
+};
+
+static void leak_totals(const struct heapopts *o, struct heapsym *hs, const struct heapstats *h,
+			struct leaktotals *lt)
+{
+	memset(lt, 0, sizeof(*lt));
+	lt->site_supp = xcalloc(h->nsites + 1, sizeof(bool));
+	for (size_t i = 0; i < h->nsites; i++) {
+		const struct heapsite *s = &h->sites[i];
+		bool any = h->have_leaks ? (s->leak_count[0] | s->leak_count[1] | s->leak_count[2] | s->leak_count[3])
+					 : s->live_count;
+		if (!any)
+			continue;
+		bool sup = suppressed(o, hs, h, s->stack_id);
+		lt->site_supp[i] = sup;
+		for (int k = 0; k < 4; k++) {
+			uint64_t c = h->have_leaks ? s->leak_count[k] : (k == HT_LEAK_DEFINITELY ? s->live_count : 0);
+			uint64_t b = h->have_leaks ? s->leak_bytes[k] : (k == HT_LEAK_DEFINITELY ? s->live_bytes : 0);
+			if (sup) {
+				lt->supp_count += c;
+				lt->supp_bytes += b;
+			} else {
+				lt->count[k] += c;
+				lt->bytes[k] += b;
+			}
+		}
+	}
+}
+
+static void print_leaks(FILE *f, const struct heapopts *o, struct heapsym *hs, const struct heapstats *h,
+			const struct leaktotals *lt)
+{
+	char b1[32], b2[32];
+	struct strbuf sb = STRBUF_INIT;
+	if (o->full) {
+		size_t n, shown = 0;
+		size_t *idx = heapstats_sorted(h, HEAPSTATS_BY_LEAKED, &n);
+		/* every site with leaks of a shown kind, by bytes */
+		for (int pass = 0; pass < 2; pass++) {
+			for (size_t j = 0; j < (pass ? h->nsites : n); j++) {
+				size_t i = pass ? j : idx[j];
+				const struct heapsite *s = &h->sites[i];
+				if (lt->site_supp[i])
+					continue;
+				for (int k = 3; k >= 0; k--) {
+					uint64_t c = h->have_leaks ? s->leak_count[k] : (k == 3 ? s->live_count : 0);
+					uint64_t b = h->have_leaks ? s->leak_bytes[k] : (k == 3 ? s->live_bytes : 0);
+					if (!c || !(o->kinds & (1u << k)))
+						continue;
+					/* pass 0: leaked kinds in order; pass 1: reachable only */
+					if ((pass == 0) != (k != HT_LEAK_REACHABLE))
+						continue;
+					shown++;
+					fprintf(f, "%s bytes in %s blocks are %s%s\n", commas(b, b1), commas(c, b2),
+						h->have_leaks ? kind_words[k] : "not freed at exit",
+						h->have_leaks ? "" : "");
+					struct heapframe fr[64];
+					size_t nf = hs ? heapsym_stack(hs, h, s->stack_id, fr, 64) : 0;
+					for (size_t x = 0; x < nf; x++) {
+						fprintf(f, "   %s %s", x ? "by" : "at", fr[x].name);
+						if (fr[x].file)
+							fprintf(f, " (%s:%d)", fr[x].file, fr[x].line);
+						fputc('\n', f);
+					}
+					fputc('\n', f);
+				}
+			}
+		}
+		(void)shown;
+		free(idx);
+	}
+	fputs("LEAK SUMMARY:\n", f);
+	if (h->have_leaks) {
+		static const int order[4] = {HT_LEAK_DEFINITELY, HT_LEAK_INDIRECTLY, HT_LEAK_POSSIBLY,
+					     HT_LEAK_REACHABLE};
+		for (int i = 0; i < 4; i++) {
+			int k = order[i];
+			fprintf(f, "   %*s: %s bytes in %s blocks\n", 15, kind_words[k], commas(lt->bytes[k], b1),
+				commas(lt->count[k], b2));
+		}
+	} else {
+		fprintf(f, "   not freed at exit: %s bytes in %s blocks\n", commas(lt->bytes[3], b1),
+			commas(lt->count[3], b2));
+		fputs("   (the trace has no leak scan, so these are not split into memcheck's kinds)\n", f);
+	}
+	if (o->nrules)
+		fprintf(f, "        suppressed: %s bytes in %s blocks\n", commas(lt->supp_bytes, b1),
+			commas(lt->supp_count, b2));
+	strbuf_release(&sb);
+}
+
+static void print_top(FILE *f, const char *title, struct heapsym *hs, const struct heapstats *h,
+		      enum heapstats_key key, long top)
+{
+	size_t n;
+	size_t *idx = heapstats_sorted(h, key, &n);
+	if (n == 0) {
+		free(idx);
+		return;
+	}
+	char b1[32], b2[32];
+	fprintf(f, "\n%s:\n", title);
+	struct strbuf sb = STRBUF_INIT;
+	for (size_t j = 0; j < n && (long)j < top; j++) {
+		const struct heapsite *s = &h->sites[idx[j]];
+		strbuf_reset(&sb);
+		site_text(&sb, hs, h, s->stack_id, 3);
+		switch (key) {
+		case HEAPSTATS_BY_BYTES:
+			fprintf(f, "  %14s bytes %5.1f%%  in %s allocations  %s\n", commas(s->bytes, b1),
+				pct(s->bytes, h->alloc_bytes), commas(s->allocs, b2), strbuf_str(&sb));
+			break;
+		case HEAPSTATS_BY_COUNT:
+			fprintf(f, "  %14s allocations %5.1f%%  of %s bytes  %s\n", commas(s->allocs, b1),
+				pct(s->allocs, h->allocs), commas(s->bytes, b2), strbuf_str(&sb));
+			break;
+		case HEAPSTATS_BY_PEAK:
+			fprintf(f, "  %14s bytes %5.1f%% of the peak  in %s blocks  %s\n", commas(s->peak_bytes, b1),
+				pct(s->peak_bytes, h->peak_bytes), commas(s->peak_count, b2), strbuf_str(&sb));
+			break;
+		case HEAPSTATS_BY_TEMPORARY:
+			fprintf(f, "  %14s temporary %5.1f%%  of %s allocations  %s\n", commas(s->temporary, b1),
+				pct(s->temporary, s->allocs), commas(s->allocs, b2), strbuf_str(&sb));
+			break;
+		case HEAPSTATS_BY_LEAKED:
+			break;
+		}
+	}
+	strbuf_release(&sb);
+	free(idx);
+}
+
+static void print_report(FILE *f, const struct heapopts *o, struct heapsym *hs, const struct heapstats *h,
+			 const char *what)
+{
+	char b1[32], b2[32], b3[32], b4[32];
+	uint64_t dur = h->have_end && h->end_time > h->last_time ? h->end_time : h->last_time;
+	fprintf(f, "kiln heap: %s (pid %u)", what, h->header.pid);
+	if (h->have_end) {
+		if (h->end_how == HT_END_EXIT)
+			fprintf(f, ": exited with status %llu", (unsigned long long)h->end_status);
+		else if (h->end_how == HT_END_SIGNAL)
+			fprintf(f, ": killed by signal %llu", (unsigned long long)h->end_status);
+		else if (h->end_how == HT_END_EXEC)
+			fputs(": called exec", f);
+	}
+	fprintf(f, " after %s\n", when(dur, b1));
+	if (h->read.ends_early)
+		fprintf(f, "kiln heap: warning: trace ends early at byte %llu (%s): the program died before its last flush\n",
+			(unsigned long long)h->read.ends_at, h->read.why);
+	if (h->header.sample_bytes)
+		fprintf(f, "kiln heap: note: sampled, one sample per %u bytes on average\n", h->header.sample_bytes);
+	double secs = (double)dur / 1e6;
+	fprintf(f, "total:        %s allocations, %s bytes (%s)", commas(h->allocs, b1), commas(h->alloc_bytes, b2),
+		human(h->alloc_bytes, b3));
+	if (secs > 0)
+		fprintf(f, ", %.0f allocations/s", (double)h->allocs / secs);
+	fputc('\n', f);
+	if (h->mmaps)
+		fprintf(f, "              of which %s mmaps, %s bytes\n", commas(h->mmaps, b1), commas(h->mmap_bytes, b2));
+	fprintf(f, "frees:        %s; temporary allocations: %s (%.1f%%)\n", commas(h->frees, b1),
+		commas(h->temporary, b2), pct(h->temporary, h->allocs));
+	fprintf(f, "peak heap:    %s bytes (%s) in %s blocks at %s\n", commas(h->peak_bytes, b1),
+		human(h->peak_bytes, b2), commas(h->peak_count, b3), when(h->peak_time, b4));
+	fprintf(f, "at exit:      %s bytes in %s blocks not freed\n", commas(h->live_bytes, b1),
+		commas(h->live_count, b2));
+	if (h->rss_samples)
+		fprintf(f, "peak RSS:     %s at %s, live heap then %s (%.0f%% of RSS is not live heap)\n",
+			human(h->rss_max, b1), when(h->rss_max_time, b2), human(h->live_at_rss_max, b3),
+			100.0 - pct(h->live_at_rss_max, h->rss_max));
+	if (h->double_frees || h->unknown_frees)
+		fprintf(f, "bad frees:    %s double frees, %s frees of unknown pointers\n", commas(h->double_frees, b1),
+			commas(h->unknown_frees, b2));
+	if (o->top > 0) {
+		fputs("\nallocation sizes:\n", f);
+		for (int i = 0; i < HEAPSTATS_NBUCKETS; i++)
+			fprintf(f, "  %-22s %12s allocations %5.1f%%  %16s bytes\n", heapstats_bucket_names[i],
+				commas(h->bucket_count[i], b1), pct(h->bucket_count[i], h->allocs),
+				commas(h->bucket_bytes[i], b2));
+		fputs("  powers of two:", f);
+		for (int i = 0; i < 65; i++)
+			if (h->pow2_count[i])
+				fprintf(f, " %s%s:%llu", i ? "<" : "", i ? human((uint64_t)1 << (i - 1) << 1, b1) : "0",
+					(unsigned long long)h->pow2_count[i]);
+		fputc('\n', f);
+		print_top(f, "peak heap held by", hs, h, HEAPSTATS_BY_PEAK, o->top);
+		print_top(f, "top allocation sites by bytes", hs, h, HEAPSTATS_BY_BYTES, o->top);
+		print_top(f, "top allocation sites by count", hs, h, HEAPSTATS_BY_COUNT, o->top);
+		print_top(f, "top sites of temporary allocations (freed with no other allocation in between on their thread)",
+			  hs, h, HEAPSTATS_BY_TEMPORARY, o->top);
+		size_t nf;
+		struct heapfinding *fd = heapstats_findings(h, &nf);
+		if (nf)
+			fputs("\nheuristics (hints, not proof):\n", f);
+		struct strbuf sb = STRBUF_INIT;
+		for (size_t i = 0; i < nf; i++) {
+			strbuf_reset(&sb);
+			if (fd[i].site != SIZE_MAX)
+				site_text(&sb, hs, h, h->sites[fd[i].site].stack_id, 2);
+			switch (fd[i].kind) {
+			case HEAPFIND_LOOP_LEAK:
+				fprintf(f, "  loop leak? the same stack leaked %llu blocks (%s bytes): %s\n",
+					(unsigned long long)fd[i].count, commas(fd[i].bytes, b1), strbuf_str(&sb));
+				break;
+			case HEAPFIND_EXP_GROWTH:
+				fprintf(f, "  exponential growth? the live heap grew 1.8x or more in each quarter of the run, to %s\n",
+					human(fd[i].bytes, b1));
+				break;
+			case HEAPFIND_FREQUENT_LARGE:
+				fprintf(f, "  frequent large allocations: %llu over 1 MiB; reuse a buffer? %s\n",
+					(unsigned long long)fd[i].count, strbuf_str(&sb));
+				break;
+			case HEAPFIND_POOL:
+				fprintf(f, "  %s small allocations (%llu bytes on average); a pool or arena? %s\n",
+					commas(fd[i].count, b1), (unsigned long long)(fd[i].bytes / fd[i].count),
+					strbuf_str(&sb));
+				break;
+			case HEAPFIND_STREAM:
+				fprintf(f, "  a huge allocation of %s; stream the data instead? %s\n", human(fd[i].bytes, b1),
+					strbuf_str(&sb));
+				break;
+			}
+		}
+		strbuf_release(&sb);
+		free(fd);
+		fputc('\n', f);
+	}
+}
+
+/* ---- outputs -------------------------------------------------------------- */
+
+static int write_pprof(const struct heapopts *o, struct heapsym *hs, const struct heapstats *h)
+{
+	struct profile p;
+	heapprof_build(h, hs, o->inuse_exit, &p);
+	struct outfile out;
+	int rc = outfile_open(&out, o->pprof);
+	if (!rc) {
+		int err = pprof_write(&p, out.fp, 6);
+		rc = outfile_close(&out, err == 0);
+	}
+	profile_release(&p);
+	return rc;
+}
+
+static int write_svg(const struct heapopts *o, const struct heapstats *h, const char *what)
+{
+	struct heapchart_point *pts = xcalloc(h->nseries + 1, sizeof(*pts));
+	for (size_t i = 0; i < h->nseries; i++)
+		pts[i] = (struct heapchart_point){h->series[i].time, h->series[i].live, h->series[i].rss};
+	char title[512];
+	snprintf(title, sizeof(title), "Heap over time: %s", what);
+	struct heapchart c = {title, pts, h->nseries, h->have_end && h->end_time > h->last_time ? h->end_time : h->last_time,
+			      h->peak_time, h->peak_bytes};
+	struct outfile out;
+	int rc = outfile_open(&out, o->svg);
+	if (!rc)
+		rc = outfile_close(&out, heapchart_write_svg(&c, out.fp) == 0);
+	free(pts);
+	return rc;
+}
+
+static void json_site(struct strbuf *sb, struct heapsym *hs, const struct heapstats *h, const struct heapsite *s)
+{
+	strbuf_addf(sb,
+		    "{\"allocations\":%llu,\"bytes\":%llu,\"temporary\":%llu,\"peak_bytes\":%llu,\"peak_blocks\":%llu,"
+		    "\"exit_bytes\":%llu,\"exit_blocks\":%llu,\"stack\":[",
+		    (unsigned long long)s->allocs, (unsigned long long)s->bytes, (unsigned long long)s->temporary,
+		    (unsigned long long)s->peak_bytes, (unsigned long long)s->peak_count,
+		    (unsigned long long)s->live_bytes, (unsigned long long)s->live_count);
+	struct heapframe fr[64];
+	size_t n = hs ? heapsym_stack(hs, h, s->stack_id, fr, 64) : 0;
+	for (size_t i = 0; i < n; i++) {
+		strbuf_adds(sb, i ? ",\"" : "\"");
+		strbuf_add_json(sb, fr[i].name, strlen(fr[i].name));
+		strbuf_addch(sb, '"');
+	}
+	strbuf_adds(sb, "]}");
+}
+
+static int write_json(const struct heapopts *o, struct heapsym *hs, const struct heapstats *h,
+		      const struct leaktotals *lt)
+{
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addf(&sb,
+		    "{\"pid\":%u,\"allocations\":%llu,\"bytes\":%llu,\"frees\":%llu,\"temporary\":%llu,"
+		    "\"peak\":{\"bytes\":%llu,\"blocks\":%llu,\"time_us\":%llu},"
+		    "\"exit\":{\"bytes\":%llu,\"blocks\":%llu},\"rss_max\":%llu,\"ends_early\":%s,",
+		    h->header.pid, (unsigned long long)h->allocs, (unsigned long long)h->alloc_bytes,
+		    (unsigned long long)h->frees, (unsigned long long)h->temporary, (unsigned long long)h->peak_bytes,
+		    (unsigned long long)h->peak_count, (unsigned long long)h->peak_time,
+		    (unsigned long long)h->live_bytes, (unsigned long long)h->live_count,
+		    (unsigned long long)h->rss_max, h->read.ends_early ? "true" : "false");
+	strbuf_addf(&sb, "\"leaks\":{\"scanned\":%s,\"definitely_lost\":[%llu,%llu],\"indirectly_lost\":[%llu,%llu],"
+			 "\"possibly_lost\":[%llu,%llu],\"still_reachable\":[%llu,%llu],\"suppressed\":[%llu,%llu]},",
+		    h->have_leaks ? "true" : "false", (unsigned long long)lt->bytes[3], (unsigned long long)lt->count[3],
+		    (unsigned long long)lt->bytes[2], (unsigned long long)lt->count[2], (unsigned long long)lt->bytes[1],
+		    (unsigned long long)lt->count[1], (unsigned long long)lt->bytes[0], (unsigned long long)lt->count[0],
+		    (unsigned long long)lt->supp_bytes, (unsigned long long)lt->supp_count);
+	strbuf_adds(&sb, "\"sizes\":{");
+	for (int i = 0; i < HEAPSTATS_NBUCKETS; i++) {
+		static const char *const nm[] = {"tiny", "small", "medium", "large", "huge"};
+		strbuf_addf(&sb, "%s\"%s\":[%llu,%llu]", i ? "," : "", nm[i], (unsigned long long)h->bucket_count[i],
+			    (unsigned long long)h->bucket_bytes[i]);
+	}
+	strbuf_adds(&sb, "},\"series\":[");
+	for (size_t i = 0; i < h->nseries; i++)
+		strbuf_addf(&sb, "%s[%llu,%llu,%llu]", i ? "," : "", (unsigned long long)h->series[i].time,
+			    (unsigned long long)h->series[i].live, (unsigned long long)h->series[i].rss);
+	static const char *const keys[] = {"by_bytes", "by_count", "by_peak", "by_temporary"};
+	for (int k = 0; k < 4; k++) {
+		size_t n;
+		size_t *idx = heapstats_sorted(h, (enum heapstats_key)k, &n);
+		strbuf_addf(&sb, "],\"%s\":[", keys[k]);
+		for (size_t j = 0; j < n && (long)j < (o->top > 0 ? o->top : 10); j++) {
+			if (j)
+				strbuf_addch(&sb, ',');
+			json_site(&sb, hs, h, &h->sites[idx[j]]);
+		}
+		free(idx);
+	}
+	strbuf_adds(&sb, "]}\n");
+	struct outfile out;
+	int rc = outfile_open(&out, o->json);
+	if (!rc) {
+		fwrite(sb.buf, 1, sb.len, out.fp);
+		rc = outfile_close(&out, true);
+	}
+	strbuf_release(&sb);
+	return rc;
+}
+
+/* Analyses trace and writes everything asked for. *leaks_found is set when
+ * definite or possible leaks (not suppressed) exist. */
+static int analyse(const struct heapopts *o, const char *trace, const char *what, bool *leaks_found)
+{
+	int fd = open(trace, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cli_error("cannot open '%s': %s", trace, strerror(errno));
+	struct heapstats h;
+	struct diag d = {0};
+	int err = heapstats_analyze_fd(&h, fd, &d);
+	close(fd);
+	if (err) {
+		heapstats_release(&h);
+		return cli_error("%s: %s", trace, d.msg[0] ? d.msg : kiln_strerror(err));
+	}
+	int serr = 0;
+	struct heapsym *hs = heapsym_new(&h, &serr);
+	if (!hs)
+		cli_warn("cannot start the symbolizer: %s", kiln_strerror(serr));
+	struct leaktotals lt;
+	leak_totals(o, hs, &h, &lt);
+	*leaks_found = lt.count[HT_LEAK_DEFINITELY] || lt.count[HT_LEAK_POSSIBLY] ||
+		       (h.have_leaks && lt.count[HT_LEAK_INDIRECTLY] && 0);
+	if (!cli_quiet)
+		print_report(stderr, o, hs, &h, what);
+	if (!cli_quiet || *leaks_found)
+		print_leaks(stderr, o, hs, &h, &lt);
+	int rc = EXIT_OK;
+	if (o->pprof && write_pprof(o, hs, &h))
+		rc = EXIT_FAIL;
+	if (o->svg && write_svg(o, &h, what))
+		rc = EXIT_FAIL;
+	if (o->json && write_json(o, hs, &h, &lt))
+		rc = EXIT_FAIL;
+	free(lt.site_supp);
+	heapsym_free(hs);
+	heapstats_release(&h);
+	return rc;
+}
+
+/* ---- running the command ------------------------------------------------ */
+
+static char *tracker_path(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = 0;
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = 0;
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addf(&sb, "%s/libkiln-heap.so", exe);
+	return sb.buf;
+}
+
+static int run_command(const struct heapopts *o, char **cmd, int *exit_code, char **trace_out)
+{
+	char *lib = tracker_path();
+	if (!lib || access(lib, R_OK) != 0) {
+		int rc = cli_error("cannot find the heap tracker '%s' (it is built next to the kiln binary)",
+				   lib ? lib : "libkiln-heap.so");
+		free(lib);
+		return rc;
+	}
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		free(lib);
+		return cli_error("pipe: %s", strerror(errno));
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		free(lib);
+		return cli_error("fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		char path[PATH_MAX + 64];
+		if (o->output)
+			snprintf(path, sizeof(path), "%s", o->output);
+		else
+			snprintf(path, sizeof(path), "kiln-heap.%ld.trace", (long)getpid());
+		const char *old = getenv("LD_PRELOAD");
+		struct strbuf pre = STRBUF_INIT;
+		strbuf_adds(&pre, lib);
+		if (old && *old)
+			strbuf_addf(&pre, ":%s", old);
+		setenv("LD_PRELOAD", strbuf_str(&pre), 1);
+		setenv("KILN_HEAP_TRACE", path, 1);
+		if (o->follow)
+			setenv("KILN_HEAP_FOLLOW", "1", 1);
+		if (o->mmap)
+			setenv("KILN_HEAP_MMAP", "1", 1);
+		execvp(cmd[0], cmd);
+		int e = errno;
+		if (write(pfd[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(pfd[1]);
+	int e = 0;
+	ssize_t got;
+	do
+		got = read(pfd[0], &e, sizeof(e));
+	while (got < 0 && errno == EINTR);
+	close(pfd[0]);
+	/* like time(1): the command gets Ctrl-C, kiln stays to report */
+	struct sigaction ign = {0}, old_int, old_quit;
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	sigaction(SIGINT, &ign, &old_int);
+	sigaction(SIGQUIT, &ign, &old_quit);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGQUIT, &old_quit, NULL);
+	free(lib);
+	if (got == (ssize_t)sizeof(e))
+		return cli_error("cannot run '%s': %s", cmd[0], strerror(e));
+	*exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+	if (WIFSIGNALED(status) && !cli_quiet)
+		fprintf(stderr, "kiln heap: the command was killed by signal %d\n", WTERMSIG(status));
+	struct strbuf tp = STRBUF_INIT;
+	if (o->output)
+		strbuf_adds(&tp, o->output);
+	else
+		strbuf_addf(&tp, "kiln-heap.%ld.trace", (long)pid);
+	*trace_out = tp.buf;
+	return EXIT_OK;
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"pprof", required_argument, NULL, OPT_PPROF},
+		{"svg", required_argument, NULL, OPT_SVG},
+		{"json", required_argument, NULL, OPT_JSON},
+		{"inuse-at", required_argument, NULL, OPT_INUSE},
+		{"leak-check", required_argument, NULL, OPT_LEAK_CHECK},
+		{"show-leak-kinds", required_argument, NULL, OPT_SHOW_KINDS},
+		{"error-exitcode", required_argument, NULL, OPT_ERROR_EXIT},
+		{"suppressions", required_argument, NULL, OPT_SUPP},
+		{"follow-children", no_argument, NULL, OPT_FOLLOW},
+		{"mmap", no_argument, NULL, OPT_MMAP},
+		{"top", required_argument, NULL, OPT_TOP},
+		{"quiet", no_argument, NULL, 'q'},
+		{NULL, 0, NULL, 0},
+	};
+	struct heapopts o = {.kinds = 1u << HT_LEAK_DEFINITELY | 1u << HT_LEAK_POSSIBLY, .error_exitcode = -1,
+			     .top = 10};
+	int opt;
+	optind = 1;
+	bool report = argc > 1 && !strcmp(argv[1], "report");
+	if (report) {
+		argc--;
+		argv++;
+	}
+	while ((opt = getopt_long(argc, argv, "+o:q", longopts, NULL)) != -1) {
+		char *end;
+		switch (opt) {
+		case 'o': o.output = optarg; break;
+		case OPT_PPROF: o.pprof = optarg; break;
+		case OPT_SVG: o.svg = optarg; break;
+		case OPT_JSON: o.json = optarg; break;
+		case OPT_INUSE:
+			if (!strcmp(optarg, "peak"))
+				o.inuse_exit = false;
+			else if (!strcmp(optarg, "exit"))
+				o.inuse_exit = true;
+			else
+				return cli_usage_error(&cmd_heap, "--inuse-at takes peak or exit");
+			break;
+		case OPT_LEAK_CHECK:
+			if (!strcmp(optarg, "summary"))
+				o.full = false;
+			else if (!strcmp(optarg, "full"))
+				o.full = true;
+			else
+				return cli_usage_error(&cmd_heap, "--leak-check takes summary or full");
+			break;
+		case OPT_SHOW_KINDS: {
+			o.kinds = 0;
+			char *list = xstrdup(optarg), *save = NULL;
+			for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+				if (!strcmp(t, "all"))
+					o.kinds |= 15;
+				else if (!strcmp(t, "none"))
+					;
+				else if (!strcmp(t, "definite"))
+					o.kinds |= 1u << HT_LEAK_DEFINITELY;
+				else if (!strcmp(t, "indirect"))
+					o.kinds |= 1u << HT_LEAK_INDIRECTLY;
+				else if (!strcmp(t, "possible"))
+					o.kinds |= 1u << HT_LEAK_POSSIBLY;
+				else if (!strcmp(t, "reachable"))
+					o.kinds |= 1u << HT_LEAK_REACHABLE;
+				else {
+					free(list);
+					return cli_usage_error(&cmd_heap, "unknown leak kind '%s'", t);
+				}
+			}
+			free(list);
+			break;
+		}
+		case OPT_ERROR_EXIT: {
+			long v = strtol(optarg, &end, 10);
+			if (*end || end == optarg || v < 0 || v > 255)
+				return cli_usage_error(&cmd_heap, "--error-exitcode takes 0 to 255");
+			o.error_exitcode = (int)v;
+			break;
+		}
+		case OPT_SUPP: o.supp = optarg; break;
+		case OPT_FOLLOW: o.follow = true; break;
+		case OPT_MMAP: o.mmap = true; break;
+		case OPT_TOP: {
+			long v = strtol(optarg, &end, 10);
+			if (*end || end == optarg || v < 0 || v > 100000)
+				return cli_usage_error(&cmd_heap, "--top takes a count");
+			o.top = v;
+			break;
+		}
+		case 'q': cli_quiet = true; break;
+		default: return cli_usage_error(&cmd_heap, "unknown option");
+		}
+	}
+	int rc = EXIT_OK;
+	if (o.supp && load_supp(&o))
+		return EXIT_FAIL;
+	bool leaks = false;
+	if (report) {
+		if (argc - optind != 1)
+			rc = cli_usage_error(&cmd_heap, "report takes one trace file");
+		else
+			rc = analyse(&o, argv[optind], argv[optind], &leaks);
+		if (rc == EXIT_OK && leaks && o.error_exitcode >= 0)
+			rc = o.error_exitcode;
+	} else if (argc - optind < 1) {
+		rc = cli_usage_error(&cmd_heap, "nothing to run: kiln heap [OPTIONS] -- COMMAND [ARGS...]");
+	} else {
+		int code = 0;
+		char *trace = NULL;
+		rc = run_command(&o, argv + optind, &code, &trace);
+		if (rc == EXIT_OK) {
+			fflush(stdout);
+			struct strbuf what = STRBUF_INIT;
+			for (int i = optind; i < argc && what.len < 200; i++)
+				strbuf_addf(&what, "%s%s", i > optind ? " " : "", argv[i]);
+			rc = analyse(&o, trace, strbuf_str(&what), &leaks);
+			if (rc == EXIT_OK && !cli_quiet)
+				fprintf(stderr, "kiln heap: trace in %s; re-analyse with: kiln heap report %s\n", trace, trace);
+			strbuf_release(&what);
+			if (rc == EXIT_OK)
+				rc = leaks && o.error_exitcode >= 0 ? o.error_exitcode : code;
+		}
+		free(trace);
+	}
+	for (size_t i = 0; i < o.nrules; i++)
+		free(o.rules[i]);
+	free(o.rules);
+	return rc;
+}
+
+const struct command cmd_heap = {
+	"heap", run, "trace a command's heap: peak, leaks, hot allocation sites", usage,
+};

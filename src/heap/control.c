@@ -1,0 +1,310 @@
+/* control: the tracker's life: lazy start on the first call (settings from
+ * the environment, the trace file, the first module scan), fork (a followed
+ * child starts its own trace, else it stops tracking), exec, abort and exit
+ * (HT_END and a final flush), and switching off on internal errors.
+ * Invariant: kh_state only moves forward (UNINIT -> RESOLVING -> ON -> OFF
+ * or FINISHED), except in a followed fork child, which starts over at ON. */
+#include <assert.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/heaptrace.h"
+#include "heap/heap.h"
+
+_Atomic int kh_state = KH_UNINIT;
+uint64_t kh_sample_bytes;
+int kh_trace_mmap;
+uint64_t kh_start_ns;
+static int follow;
+static atomic_int warned;
+static int exit_status;
+static int (*real_main)(int, char **, char **);
+
+void *heap_map(size_t len)
+{
+	long r = syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return r < 0 && r > -4096 ? NULL : (void *)r;
+}
+
+void heap_unmap(void *p, size_t len)
+{
+	syscall(SYS_munmap, p, len);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/* Event times use the coarse monotonic clock (a tick, 1-4 ms): reading the
+ * precise one cost 8% of a tracked malloc/free on a VM without a usable
+ * TSC; heaptrack's timestamps are 10 ms ticks. */
+uint64_t kh_now_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+	uint64_t ns = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+	return ns > kh_start_ns ? (ns - kh_start_ns) / 1000 : 0;
+}
+
+static void warn(const char *what, int err)
+{
+	char msg[256];
+	size_t n = 0;
+	const char *parts[] = {"kiln-heap: ", what, err ? ": " : "", err ? strerror(err) : "",
+			       "; tracking is off\n"};
+	for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+		size_t l = strlen(parts[i]);
+		if (n + l >= sizeof msg)
+			l = sizeof msg - 1 - n;
+		memcpy(msg + n, parts[i], l);
+		n += l;
+	}
+	ssize_t w = write(2, msg, n);
+	(void)w;
+}
+
+void kh_fail(const char *what, int err)
+{
+	int e = errno;
+	int on = KH_ON;
+	atomic_compare_exchange_strong(&kh_state, &on, KH_OFF);
+	if (!atomic_exchange(&warned, 1))
+		warn(what, err);
+	errno = e;
+}
+
+int64_t kh_sample_interval(void)
+{
+	uint64_t x = kh_self.rng;
+	if (!x)
+		x = mono_ns() ^ ((uint64_t)kh_tid() << 32) ^ 0x2545f4914f6cdd1dull;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	kh_self.rng = x;
+	double u = (double)((x * 0x2545f4914f6cdd1dull) >> 11) * (1.0 / 9007199254740992.0);
+	double v = -log(1.0 - u) * (double)kh_sample_bytes; /* exponential, mean N */
+	return v < 1 ? 1 : (int64_t)v;
+}
+
+static uint64_t env_u64(const char *name)
+{
+	const char *s = getenv(name);
+	uint64_t v = 0;
+	for (; s && *s >= '0' && *s <= '9'; s++)
+		v = v * 10 + (uint64_t)(*s - '0');
+	return v;
+}
+
+static void on_fork_prepare(void);
+static void on_fork_parent(void);
+static void on_fork_child(void);
+
+/* Start tracking in this process (first start or a followed child). */
+static void start(int followed)
+{
+	kh_start_ns = mono_ns();
+	int rc = writer_open(followed);
+	if (rc < 0) {
+		atomic_store(&kh_state, KH_OFF);
+		if (!atomic_exchange(&warned, 1))
+			warn("cannot create the trace file", -rc);
+		return;
+	}
+	atomic_store(&kh_state, KH_ON);
+	modules_scan();
+}
+
+void kh_init(void)
+{
+	int s = KH_UNINIT;
+	if (!atomic_compare_exchange_strong(&kh_state, &s, KH_RESOLVING)) {
+		if (s == KH_RESOLVING && kh_self.guard)
+			return; /* dlsym calling back into us: the pool serves */
+		while (atomic_load(&kh_state) == KH_RESOLVING)
+			kh_yield();
+		return;
+	}
+	int e = errno;
+	kh_self.guard++;
+	if (hooks_resolve() < 0) {
+		atomic_store(&kh_state, KH_OFF);
+		warn("cannot find the real allocator", 0);
+		kh_self.guard--;
+		errno = e;
+		return;
+	}
+	const char *off = getenv("KILN_HEAP_OFF");
+	kh_sample_bytes = env_u64("KILN_HEAP_SAMPLE");
+	if (kh_sample_bytes > UINT32_MAX)
+		kh_sample_bytes = UINT32_MAX;
+	kh_trace_mmap = env_u64("KILN_HEAP_MMAP") != 0;
+	follow = env_u64("KILN_HEAP_FOLLOW") != 0;
+	if (off && *off == '1') {
+		atomic_store(&kh_state, KH_OFF);
+	} else {
+		liveset_init();
+		buffer_init();
+		stacks_init();
+		pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
+		start(0);
+	}
+	kh_self.guard--;
+	errno = e;
+}
+
+__attribute__((constructor)) static void kh_constructor(void)
+{
+	if (atomic_load(&kh_state) == KH_UNINIT)
+		kh_init();
+}
+
+void kh_finish(int how, int status)
+{
+	if (atomic_load(&kh_state) != KH_ON)
+		return;
+	int e = errno;
+	kh_self.guard++;
+	buffer_capture_all(1);
+	uint8_t rec[32], *w = rec;
+	*w++ = HT_END;
+	w = put_v(w, kh_now_us());
+	w = put_v(w, (uint64_t)how);
+	w = put_v(w, (uint64_t)(uint32_t)status);
+	meta_append(rec, (size_t)(w - rec));
+	writer_drain();
+	int on = KH_ON;
+	atomic_compare_exchange_strong(&kh_state, &on, KH_FINISHED);
+	kh_self.guard--;
+	errno = e;
+}
+
+/* Exit: the destructor of a preloaded library runs after the program's own
+ * atexit handlers and destructors, so their frees are in the trace. */
+__attribute__((destructor)) static void kh_destructor(void)
+{
+	kh_finish(HT_END_EXIT, exit_status);
+}
+
+EXPORT void exit(int status)
+{
+	static void (*real_exit)(int) __attribute__((noreturn));
+	exit_status = status;
+	if (!real_exit)
+		*(void **)&real_exit = dlsym(RTLD_NEXT, "exit");
+	real_exit(status);
+}
+
+static int main_wrapper(int argc, char **argv, char **envp)
+{
+	exit_status = real_main(argc, argv, envp);
+	return exit_status;
+}
+
+/* Wraps main only to learn its return value (the exit status of HT_END). */
+EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv, void (*init)(void),
+			     void (*fini)(void), void (*rtld_fini)(void), void *stack_end);
+int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv, void (*init)(void),
+		      void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
+{
+	int (*real)(int (*)(int, char **, char **), int, char **, void (*)(void), void (*)(void), void (*)(void),
+		    void *);
+	*(void **)&real = dlsym(RTLD_NEXT, "__libc_start_main");
+	real_main = main;
+	return real(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+/* abort and failed assertions: HT_END(signal) and a flush, then the real
+ * function, unchanged; no signal handler is installed. */
+EXPORT void abort(void)
+{
+	static void (*real_abort)(void) __attribute__((noreturn));
+	kh_finish(HT_END_SIGNAL, SIGABRT);
+	if (!real_abort)
+		*(void **)&real_abort = dlsym(RTLD_NEXT, "abort");
+	real_abort();
+}
+
+EXPORT void __assert_fail(const char *expr, const char *file, unsigned int line, const char *fn)
+{
+	static void (*real_af)(const char *, const char *, unsigned int, const char *) __attribute__((noreturn));
+	kh_finish(HT_END_SIGNAL, SIGABRT);
+	if (!real_af)
+		*(void **)&real_af = dlsym(RTLD_NEXT, "__assert_fail");
+	real_af(expr, file, line, fn);
+}
+
+/* exec: HT_END(exec) and a flush; if exec fails, tracking goes on and the
+ * trace simply continues after that record. */
+#define EXEC_HOOK(name, params, args)                                      \
+	EXPORT int name params                                             \
+	{                                                                  \
+		static int(*real) params;                                  \
+		if (!real)                                                 \
+			*(void **)&real = dlsym(RTLD_NEXT, #name);         \
+		if (atomic_load(&kh_state) == KH_ON) {                     \
+			kh_finish(HT_END_EXEC, 0);                         \
+			int fin = KH_FINISHED;                             \
+			int e = errno;                                     \
+			int rc = real args;                                \
+			e = errno;                                         \
+			atomic_compare_exchange_strong(&kh_state, &fin, KH_ON); \
+			errno = e;                                         \
+			return rc;                                         \
+		}                                                          \
+		return real args;                                          \
+	}
+EXEC_HOOK(execve, (const char *path, char *const argv[], char *const envp[]), (path, argv, envp))
+EXEC_HOOK(execv, (const char *path, char *const argv[]), (path, argv))
+EXEC_HOOK(execvp, (const char *file, char *const argv[]), (file, argv))
+EXEC_HOOK(execvpe, (const char *file, char *const argv[], char *const envp[]), (file, argv, envp))
+
+static void on_fork_prepare(void)
+{
+	kh_self.guard++;
+	stacks_fork_lock();
+	liveset_fork_lock();
+	modules_fork_lock();
+	writer_fork_lock();
+	buffer_fork_lock();
+}
+
+static void on_fork_parent(void)
+{
+	buffer_fork_unlock();
+	writer_fork_unlock();
+	modules_fork_unlock();
+	liveset_fork_unlock();
+	stacks_fork_unlock();
+	kh_self.guard--;
+}
+
+static void on_fork_child(void)
+{
+	int on = atomic_load(&kh_state) == KH_ON;
+	buffer_after_fork_child(on && follow);
+	writer_after_fork_child();
+	modules_fork_unlock();
+	liveset_fork_unlock();
+	stacks_fork_unlock();
+	if (!on || !follow) {
+		atomic_store(&kh_state, KH_OFF);
+	} else {
+		stacks_reset();
+		modules_reset();
+		liveset_mark_all_silent();
+		start(1);
+	}
+	kh_self.guard--;
+}

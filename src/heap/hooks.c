@@ -1,0 +1,279 @@
+/* hooks: the exported allocation functions that interpose on the C
+ * library's. Each calls the real function found with dlsym(RTLD_NEXT) and
+ * records what happened; before dlsym works they serve from the bootstrap
+ * pool. Invariant: the host sees exactly the real function's result and
+ * errno (tracking saves and restores errno around itself). */
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "heap/heap.h"
+
+struct kh_real kh_real;
+
+int hooks_resolve(void)
+{
+#define R(name) (*(void **)&kh_real.name = dlsym(RTLD_NEXT, #name))
+	R(malloc);
+	R(free);
+	R(calloc);
+	R(realloc);
+	R(posix_memalign);
+	R(aligned_alloc);
+	R(memalign);
+	R(valloc);
+	R(pvalloc);
+	R(mmap);
+	R(munmap);
+#undef R
+	return kh_real.malloc && kh_real.free && kh_real.calloc && kh_real.realloc && kh_real.posix_memalign &&
+			       kh_real.memalign
+		       ? 0
+		       : -1;
+}
+
+enum { PASS = 0, TRACK = 1, SILENT = 2, BOOT = -1 };
+
+/* How to treat this call: BOOT before the real functions are known, PASS
+ * when tracking is off, SILENT inside the tracker, TRACK otherwise. */
+static inline int mode(void)
+{
+	int s = atomic_load_explicit(&kh_state, memory_order_relaxed);
+	if (__builtin_expect(s <= KH_RESOLVING, 0)) {
+		kh_init();
+		if (!kh_real.malloc)
+			return BOOT;
+		s = atomic_load(&kh_state);
+	}
+	if (s != KH_ON)
+		return PASS;
+	if (__builtin_expect(kh_self.guard, 0))
+		return kh_self.in_liveset || kh_sample_bytes ? PASS : SILENT;
+	return TRACK;
+}
+
+/* Sampled mode: most allocations leave here after one subtraction. */
+static inline int sampled_out(size_t size)
+{
+	if (!kh_sample_bytes)
+		return 0;
+	kh_self.sample_left -= (int64_t)size;
+	if (kh_self.sample_left > 0)
+		return 1;
+	kh_self.sample_left = kh_sample_interval();
+	return 0;
+}
+
+static inline void after_alloc(int m, void *p, size_t size)
+{
+	if (!p || m == PASS)
+		return;
+	int e = errno;
+	if (m == SILENT)
+		ev_silent_alloc(p, size);
+	else if (!sampled_out(size))
+		ev_alloc(p, size);
+	errno = e;
+}
+
+EXPORT void *malloc(size_t size)
+{
+	int m = mode();
+	if (m == BOOT)
+		return boot_alloc(size, 16);
+	void *p = kh_real.malloc(size);
+	after_alloc(m, p, size);
+	return p;
+}
+
+EXPORT void free(void *p)
+{
+	if (!p || boot_owns(p))
+		return;
+	int m = mode();
+	if (m == BOOT)
+		return;
+	if (m != PASS) {
+		int e = errno;
+		struct live old;
+		if (ev_free_begin(p, m, &old))
+			ev_free_commit(p, &old);
+		errno = e;
+	}
+	kh_real.free(p);
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+	int m = mode();
+	if (m == BOOT) {
+		size_t t;
+		if (__builtin_mul_overflow(n, size, &t)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return boot_alloc(t, 16);
+	}
+	void *p = kh_real.calloc(n, size);
+	after_alloc(m, p, n * size);
+	return p;
+}
+
+static void *from_boot(void *p, size_t size)
+{
+	void *q = malloc(size);
+	if (q) {
+		size_t old = boot_size(p);
+		memcpy(q, p, old < size ? old : size);
+	}
+	return q;
+}
+
+/* realloc and reallocarray: the old block leaves the live set before the
+ * real call and comes back if the call fails. */
+static void *re(void *p, size_t n, size_t size)
+{
+	size_t total;
+	int over = __builtin_mul_overflow(n, size, &total);
+	if (p && boot_owns(p)) {
+		if (over) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return from_boot(p, total);
+	}
+	int m = mode();
+	if (m == BOOT)
+		return p ? NULL : boot_alloc(total, 16);
+	/* reallocarray is realloc after an overflow check (glibc's calls
+	 * realloc through the PLT, which would record the call twice) */
+	if (over) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (m == PASS)
+		return kh_real.realloc(p, total);
+	int e = errno;
+	struct live old;
+	int had = p ? ev_free_begin(p, m, &old) : 0;
+	errno = e;
+	void *q = kh_real.realloc(p, total);
+	e = errno;
+	if (had) {
+		if (q || total == 0)
+			ev_free_commit(p, &old);
+		else
+			ev_free_undo(p, &old);
+	}
+	errno = e;
+	after_alloc(m, q, total);
+	return q;
+}
+
+EXPORT void *realloc(void *p, size_t size)
+{
+	return re(p, size, 1);
+}
+
+EXPORT void *reallocarray(void *p, size_t n, size_t size)
+{
+	return re(p, n, size);
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+	int m = mode();
+	if (m == BOOT) {
+		void *p = boot_alloc(size, align);
+		if (!p)
+			return ENOMEM;
+		*out = p;
+		return 0;
+	}
+	int rc = kh_real.posix_memalign(out, align, size);
+	if (rc == 0)
+		after_alloc(m, *out, size);
+	return rc;
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t size)
+{
+	int m = mode();
+	if (m == BOOT)
+		return boot_alloc(size, align);
+	void *p = kh_real.aligned_alloc ? kh_real.aligned_alloc(align, size) : kh_real.memalign(align, size);
+	after_alloc(m, p, size);
+	return p;
+}
+
+EXPORT void *memalign(size_t align, size_t size)
+{
+	int m = mode();
+	if (m == BOOT)
+		return boot_alloc(size, align);
+	void *p = kh_real.memalign(align, size);
+	after_alloc(m, p, size);
+	return p;
+}
+
+EXPORT void *valloc(size_t size)
+{
+	int m = mode();
+	if (m == BOOT)
+		return boot_alloc(size, 4096);
+	void *p = kh_real.valloc(size);
+	after_alloc(m, p, size);
+	return p;
+}
+
+EXPORT void *pvalloc(size_t size)
+{
+	int m = mode();
+	if (m == BOOT)
+		return boot_alloc(size, 4096);
+	void *p = kh_real.pvalloc(size);
+	after_alloc(m, p, size);
+	return p;
+}
+
+/* Anonymous mmap/munmap, with KILN_HEAP_MMAP=1 only. */
+EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (!kh_real.mmap) {
+		kh_init();
+		if (!kh_real.mmap)
+			return MAP_FAILED; /* unreachable in practice: dlsym does not mmap through us */
+	}
+	void *p = kh_real.mmap(addr, len, prot, flags, fd, off);
+	if (kh_trace_mmap && p != MAP_FAILED && (flags & MAP_ANONYMOUS) && mode() == TRACK) {
+		int e = errno;
+		ev_mmap(p, len);
+		errno = e;
+	}
+	return p;
+}
+
+EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return mmap(addr, len, prot, flags, fd, off);
+}
+
+EXPORT int munmap(void *addr, size_t len)
+{
+	if (!kh_real.munmap) {
+		kh_init();
+		if (!kh_real.munmap)
+			return -1;
+	}
+	if (kh_trace_mmap && mode() == TRACK) {
+		int e = errno;
+		ev_munmap(addr, len);
+		errno = e;
+	}
+	return kh_real.munmap(addr, len);
+}

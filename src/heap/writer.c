@@ -1,0 +1,300 @@
+/* writer: the trace file. It holds the file descriptor, turns blocks of
+ * records into compressed chunks (zlib, level 1, compress2's format, with a
+ * stream whose memory comes from mmap, not malloc), and runs the flush
+ * thread: every ~100 ms it takes every thread's partial buffer, samples
+ * RSS, checks for new modules, and writes. Invariant: all chunk writes
+ * happen under wlock, meta records first, so a stack or module record is
+ * always in the file before any event that names it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "base/heaptrace.h"
+#include "heap/heap.h"
+
+static pthread_mutex_t wlock = PTHREAD_MUTEX_INITIALIZER;
+static int fd = -1;
+static dev_t fd_dev;
+static ino_t fd_ino;
+static z_stream zs;
+static int zs_ready;
+static uint8_t *zout;
+static size_t zout_cap;
+static _Atomic int flusher_started;
+
+/* zlib's memory: mmap'd, kept for the life of the stream */
+static voidpf z_alloc(voidpf op, uInt n, uInt size)
+{
+	(void)op;
+	size_t len = (size_t)n * size + 16;
+	uint8_t *p = heap_map(len);
+	if (!p)
+		return Z_NULL;
+	memcpy(p, &len, sizeof len);
+	return p + 16;
+}
+
+static void z_free(voidpf op, voidpf p)
+{
+	(void)op;
+	if (!p)
+		return;
+	size_t len;
+	memcpy(&len, (uint8_t *)p - 16, sizeof len);
+	heap_unmap((uint8_t *)p - 16, len);
+}
+
+static int write_all(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Did the host close our descriptor and reuse its number? */
+static int fd_is_ours(void)
+{
+	struct stat st;
+	return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == fd_dev && st.st_ino == fd_ino;
+}
+
+static void write_chunk(const uint8_t *raw, uint32_t len)
+{
+	if (fd < 0 || !len || atomic_load(&kh_state) != KH_ON)
+		return;
+	if (!zs_ready) {
+		zs.zalloc = z_alloc;
+		zs.zfree = z_free;
+		if (deflateInit(&zs, 1) != Z_OK) {
+			kh_fail("zlib deflateInit failed", 0);
+			return;
+		}
+		zout_cap = sizeof(struct heaptrace_chunk) + deflateBound(&zs, BLOCK_BYTES);
+		zout = heap_map(zout_cap);
+		if (!zout) {
+			kh_fail("out of memory for compression", 0);
+			return;
+		}
+		zs_ready = 1;
+	}
+	deflateReset(&zs);
+	zs.next_in = (Bytef *)raw;
+	zs.avail_in = len;
+	zs.next_out = zout + sizeof(struct heaptrace_chunk);
+	zs.avail_out = (uInt)(zout_cap - sizeof(struct heaptrace_chunk));
+	if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
+		kh_fail("zlib deflate failed", 0);
+		return;
+	}
+	struct heaptrace_chunk h = {
+		.magic = HEAPTRACE_CHUNK_MAGIC,
+		.compressed_len = (uint32_t)zs.total_out,
+		.raw_len = len,
+		.crc32 = (uint32_t)crc32(0, raw, len),
+	};
+	memcpy(zout, &h, sizeof h);
+	int rc = fd_is_ours() ? write_all(zout, sizeof h + zs.total_out) : -EBADF;
+	if (rc < 0)
+		kh_fail("cannot write the trace", -rc);
+}
+
+void writer_drain(void)
+{
+	pthread_mutex_lock(&wlock);
+	for (;;) {
+		for (struct block *m = meta_take(); m;) {
+			struct block *n = m->next;
+			write_chunk(m->data, m->len);
+			pool_put(m);
+			m = n;
+		}
+		struct block *b = queue_pop();
+		if (!b)
+			break;
+		write_chunk(b->data, b->len);
+		pool_put(b);
+	}
+	pthread_mutex_unlock(&wlock);
+}
+
+static int open_excl(const char *name)
+{
+	char path[4200];
+	for (int i = 0; i < 1000; i++) {
+		if (i == 0)
+			snprintf(path, sizeof path, "%s", name);
+		else
+			snprintf(path, sizeof path, "%s.%d", name, i);
+		int f = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (f >= 0 || errno != EEXIST)
+			return f >= 0 ? f : -errno;
+	}
+	return -EEXIST;
+}
+
+int writer_open(int followed)
+{
+	const char *tmpl = getenv("KILN_HEAP_TRACE");
+	if (!tmpl || !*tmpl)
+		tmpl = "kiln-heap.%p.trace";
+	char name[4096];
+	size_t o = 0;
+	for (const char *s = tmpl; *s && o < sizeof name - 24; s++) {
+		if (s[0] == '%' && s[1] == 'p') {
+			o += (size_t)snprintf(name + o, sizeof name - o, "%d", (int)getpid());
+			s++;
+		} else {
+			name[o++] = *s;
+		}
+	}
+	name[o] = 0;
+	int f = open_excl(name);
+	if (f < 0)
+		return f;
+	/* a high descriptor number: out of the way of hosts that assume
+	 * they know which numbers are free */
+	int hi = fcntl(f, F_DUPFD_CLOEXEC, 700);
+	if (hi >= 0) {
+		close(f);
+		f = hi;
+	}
+	struct stat st;
+	if (fstat(f, &st) < 0) {
+		int e = errno;
+		close(f);
+		return -e;
+	}
+	fd = f;
+	fd_dev = st.st_dev;
+	fd_ino = st.st_ino;
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	struct heaptrace_header h;
+	memset(&h, 0, sizeof h);
+	memcpy(h.magic, HEAPTRACE_MAGIC, 8);
+	h.version = HEAPTRACE_VERSION;
+	h.header_size = sizeof h;
+	h.start_realtime_ns = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec;
+	h.start_monotonic_ns = kh_start_ns;
+	h.pid = (uint32_t)getpid();
+	h.ppid = (uint32_t)getppid();
+	h.sample_bytes = (uint32_t)kh_sample_bytes;
+	h.flags = (kh_trace_mmap ? HEAPTRACE_F_MMAP : 0) | (followed ? HEAPTRACE_F_FOLLOWED : 0);
+	h.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
+	int rc = write_all(&h, sizeof h);
+	if (rc < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return rc;
+}
+
+static void rss_record(void)
+{
+	int f = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return;
+	char buf[128];
+	ssize_t n = read(f, buf, sizeof buf - 1);
+	close(f);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	const char *p = buf;
+	while (*p && *p != ' ')
+		p++;
+	uint64_t res = 0;
+	for (p++; *p >= '0' && *p <= '9'; p++)
+		res = res * 10 + (uint64_t)(*p - '0');
+	uint8_t rec[32], *w = rec;
+	*w++ = HT_RSS;
+	w = put_v(w, kh_now_us());
+	w = put_v(w, res * (uint64_t)sysconf(_SC_PAGESIZE));
+	meta_append(rec, (size_t)(w - rec));
+}
+
+static void *flusher(void *arg)
+{
+	(void)arg;
+	kh_self.guard = 1; /* nothing this thread does is tracked */
+	struct timespec next;
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (;;) {
+		if (atomic_load(&kh_state) == KH_OFF)
+			return NULL; /* switched off for good */
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (atomic_load(&kh_state) == KH_ON && (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec >= next.tv_nsec))) {
+			buffer_capture_all(0);
+			rss_record();
+			modules_check();
+			next = now;
+			next.tv_nsec += 100 * 1000000;
+			if (next.tv_nsec >= 1000000000) {
+				next.tv_nsec -= 1000000000;
+				next.tv_sec++;
+			}
+		}
+		if (atomic_load(&kh_state) == KH_ON)
+			writer_drain();
+		buffer_wait(&next);
+	}
+}
+
+void writer_start_flusher(void)
+{
+	int f = 0;
+	if (atomic_load_explicit(&flusher_started, memory_order_relaxed) ||
+	    !atomic_compare_exchange_strong(&flusher_started, &f, 1))
+		return;
+	/* the thread blocks every signal, so the host's handlers never run on it */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&a, 256 * 1024);
+	pthread_t t;
+	int rc = pthread_create(&t, &a, flusher, NULL);
+	pthread_attr_destroy(&a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc)
+		kh_fail("cannot start the flush thread", rc);
+}
+
+void writer_fork_lock(void)
+{
+	pthread_mutex_lock(&wlock);
+}
+
+void writer_fork_unlock(void)
+{
+	pthread_mutex_unlock(&wlock);
+}
+
+/* In a child that starts its own trace: no flush thread yet, a new file. */
+void writer_after_fork_child(void)
+{
+	pthread_mutex_init(&wlock, NULL);
+	flusher_started = 0;
+	if (fd >= 0)
+		close(fd);
+	fd = -1;
+}
+
