@@ -158,17 +158,51 @@ const char *cli_input_name(const char *path)
 	return (!path || !strcmp(path, "-")) ? "standard input" : path;
 }
 
-static double now_seconds(void)
+double cli_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+volatile sig_atomic_t cli_stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	cli_stop_requested = 1;
+}
+
+static void on_child_signal(int sig)
+{
+	(void)sig;
+}
+
+void cli_signals_install(struct cli_signals *s)
+{
+	struct sigaction stop = {0}, child = {0};
+	stop.sa_handler = on_stop_signal;
+	sigemptyset(&stop.sa_mask);
+	sigaction(SIGINT, &stop, &s->old_int);
+	sigaction(SIGTERM, &stop, &s->old_term);
+	sigaction(SIGHUP, &stop, &s->old_hup);
+	child.sa_handler = on_child_signal;
+	sigemptyset(&child.sa_mask);
+	sigaction(SIGCHLD, &child, &s->old_chld);
+}
+
+void cli_signals_restore(const struct cli_signals *s)
+{
+	sigaction(SIGINT, &s->old_int, NULL);
+	sigaction(SIGTERM, &s->old_term, NULL);
+	sigaction(SIGHUP, &s->old_hup, NULL);
+	sigaction(SIGCHLD, &s->old_chld, NULL);
+}
+
 void progress_init(struct progress *p, const char *what)
 {
 	p->enabled = !cli_quiet && isatty(2);
-	p->last = now_seconds();
+	p->last = cli_now();
 	p->what = what;
 }
 
@@ -176,7 +210,7 @@ void progress_update(struct progress *p, unsigned long long bytes, unsigned long
 {
 	if (!p->enabled)
 		return;
-	double t = now_seconds();
+	double t = cli_now();
 	if (t - p->last < 0.25)
 		return;
 	p->last = t;

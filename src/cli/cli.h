@@ -5,6 +5,7 @@
 #ifndef KILN_CLI_CLI_H
 #define KILN_CLI_CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -59,6 +60,19 @@ int outfile_close(struct outfile *o, bool ok);
  * an error and returns -1. */
 int cli_open_input(const char *path);
 const char *cli_input_name(const char *path);
+
+/* Signals for commands that watch another process (record, mem): SIGINT,
+ * SIGTERM and SIGHUP set cli_stop_requested; SIGCHLD only interrupts a
+ * blocking call, so a child's end is noticed at once. No SA_RESTART. */
+struct cli_signals {
+	struct sigaction old_int, old_term, old_hup, old_chld;
+};
+extern volatile sig_atomic_t cli_stop_requested;
+void cli_signals_install(struct cli_signals *s);
+void cli_signals_restore(const struct cli_signals *s);
+
+/* CLOCK_MONOTONIC in seconds. */
+double cli_now(void);
 
 /* Progress on stderr, only when stderr is a terminal and not quiet. */
 struct progress {

@@ -53,27 +53,6 @@ static const char usage[] =
 	"sampling; the summary and files are still written. Exit status: 0, 1 on\n"
 	"failure, 2 on a usage error.\n";
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-/* Only interrupts the sleep, so the end of the command is noticed at once. */
-static void on_child_signal(int sig)
-{
-	(void)sig;
-}
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* "250ms", "1s", "2.5s", "2m", "1h", or bare seconds. */
 static int parse_time(const char *s, double *out)
 {
@@ -340,7 +319,7 @@ static void print_summary(FILE *out, const struct procmem_sample *s, size_t n, c
 	if (ri->child_status >= 0) {
 		if (WIFEXITED(ri->child_status) && WEXITSTATUS(ri->child_status))
 			fprintf(out, "  the command exited with status %d\n", WEXITSTATUS(ri->child_status));
-		else if (WIFSIGNALED(ri->child_status) && !stop_requested)
+		else if (WIFSIGNALED(ri->child_status) && !cli_stop_requested)
 			fprintf(out, "  the command was killed by signal %d\n", WTERMSIG(ri->child_status));
 	}
 	if (!have_trend) {
@@ -550,15 +529,8 @@ static int run(int argc, char **argv)
 	else
 		snprintf(target, sizeof(target), "pid %d", (int)pid);
 
-	struct sigaction sa = {0}, sc = {0}, old_int, old_term, old_hup, old_chld;
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	sigaction(SIGHUP, &sa, &old_hup);
-	sc.sa_handler = on_child_signal;
-	sigemptyset(&sc.sa_mask);
-	sigaction(SIGCHLD, &sc, &old_chld);
+	struct cli_signals sigs;
+	cli_signals_install(&sigs);
 
 	int rc = EXIT_OK, child_status = -1;
 	bool child_alive = ncmd > 0;
@@ -574,12 +546,12 @@ static int run(int argc, char **argv)
 	struct procmem_maps maps = {0};
 	unsigned noted = 0;
 	const char *why = "stopped";
-	double t0 = now_seconds();
+	double t0 = cli_now();
 	if (rc == EXIT_OK && !cli_quiet)
 		live_header(tty);
 	size_t tick = 0;
 	while (rc == EXIT_OK) {
-		if (stop_requested) {
+		if (cli_stop_requested) {
 			why = "stopped by a signal";
 			break;
 		}
@@ -592,7 +564,7 @@ static int run(int argc, char **argv)
 				break;
 			}
 		}
-		double t = now_seconds() - t0;
+		double t = cli_now() - t0;
 		bool last = duration > 0 && t >= duration - 1e-3;
 		struct procmem_sample s;
 		err = procmem_sample(&pm, t, true, breakdown ? &maps : NULL, &s);
@@ -620,13 +592,13 @@ static int run(int argc, char **argv)
 		}
 		/* sleep to the next tick on a fixed grid, so samples do not drift;
 		 * a late sample skips the ticks it missed */
-		double now = now_seconds() - t0;
+		double now = cli_now() - t0;
 		tick = (size_t)floor(now / interval) + 1;
 		double next = (double)tick * interval;
 		if (duration > 0 && next > duration)
 			next = duration;
-		while (!stop_requested) {
-			double left = next - (now_seconds() - t0);
+		while (!cli_stop_requested) {
+			double left = next - (cli_now() - t0);
 			if (left <= 0)
 				break;
 			struct timespec ts = {(time_t)left, (long)((left - floor(left)) * 1e9)};
@@ -654,10 +626,7 @@ static int run(int argc, char **argv)
 		}
 		child_status = -1; /* we ended it: not worth a line */
 	}
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	sigaction(SIGHUP, &old_hup, NULL);
-	sigaction(SIGCHLD, &old_chld, NULL);
+	cli_signals_restore(&sigs);
 
 	struct memtrend mt;
 	bool have_trend = memtrend_analyze(samples, n, &mo, &mt) == 0;

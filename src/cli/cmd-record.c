@@ -57,28 +57,6 @@ static const char usage[] =
 	"labels. Exit status: 0 when a profile was written, 1 on failure, 2 on a\n"
 	"usage error.\n";
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-/* Only interrupts poll(), so the end of the command is noticed at once
- * rather than at the next poll timeout. */
-static void on_child_signal(int sig)
-{
-	(void)sig;
-}
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int parse_pids(const char *s, pid_t **pids, size_t *n)
 {
 	size_t cap = 0;
@@ -285,19 +263,12 @@ static int run(int argc, char **argv)
 		for (size_t i = 0; i < npids; i++)
 			cpuprof_add_process(prof, pids[i]);
 
-	struct sigaction sa = {0}, sc = {0}, old_int, old_term, old_hup, old_chld;
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	sigaction(SIGHUP, &sa, &old_hup);
-	sc.sa_handler = on_child_signal;
-	sigemptyset(&sc.sa_mask);
-	sigaction(SIGCHLD, &sc, &old_chld);
+	struct cli_signals sigs;
+	cli_signals_install(&sigs);
 
 	struct timespec wall;
 	clock_gettime(CLOCK_REALTIME, &wall);
-	double t0 = now_seconds();
+	double t0 = cli_now();
 	int rc = EXIT_OK, child_status = -1;
 	bool child_alive = ncmd > 0;
 	if (ncmd > 0) {
@@ -315,17 +286,17 @@ static int run(int argc, char **argv)
 	bool show_progress = !cli_quiet && isatty(2);
 	double last_progress = t0;
 	while (rc == EXIT_OK) {
-		if (show_progress && now_seconds() - last_progress >= 0.5) {
+		if (show_progress && cli_now() - last_progress >= 0.5) {
 			struct cpuprof_stats ps;
 			cpuprof_get_stats(prof, &ps);
-			last_progress = now_seconds();
+			last_progress = cli_now();
 			fprintf(stderr, "\rkiln record: %.1f s, %lu samples", last_progress - t0, ps.samples);
 		}
-		if (stop_requested) {
+		if (cli_stop_requested) {
 			why = "stopped by a signal";
 			break;
 		}
-		if (duration > 0 && now_seconds() - t0 >= duration) {
+		if (duration > 0 && cli_now() - t0 >= duration) {
 			why = "duration reached";
 			break;
 		}
@@ -348,7 +319,7 @@ static int run(int argc, char **argv)
 			break;
 		}
 	}
-	double elapsed = now_seconds() - t0;
+	double elapsed = cli_now() - t0;
 	if (show_progress)
 		fputs("\r\033[K", stderr);
 	sampler_disable(smp);
@@ -363,10 +334,7 @@ static int run(int argc, char **argv)
 			waitpid(child.pid, &child_status, 0);
 		}
 	}
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	sigaction(SIGHUP, &old_hup, NULL);
-	sigaction(SIGCHLD, &old_chld, NULL);
+	cli_signals_restore(&sigs);
 
 	struct sampler_stats sst;
 	sampler_get_stats(smp, &sst);
@@ -417,7 +385,7 @@ static int run(int argc, char **argv)
 				sst.nevents, sst.ncpus, sst.records, sst.throttled, cst.locations, cst.unknown,
 				ss.modules, ss.lookups, ss.cache_hits, ss.unwinds);
 		}
-		if (child_status >= 0 && WIFSIGNALED(child_status) && !stop_requested)
+		if (child_status >= 0 && WIFSIGNALED(child_status) && !cli_stop_requested)
 			fprintf(stderr, "kiln record: the command was killed by signal %d\n", WTERMSIG(child_status));
 	}
 	if (have_profile)
