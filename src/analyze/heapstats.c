@@ -328,7 +328,8 @@ static int on_leak(void *ctx, uint64_t ptr, uint64_t size, uint64_t stack, uint6
 	h->have_leaks = true;
 	h->leak_count[kind]++;
 	h->leak_bytes[kind] += size;
-	struct heapsite *s = &h->sites[site_index(h, stack)];
+	size_t si = site_index(h, stack); /* may grow h->sites: index first */
+	struct heapsite *s = &h->sites[si];
 	s->leak_count[kind]++;
 	s->leak_bytes[kind] += size;
 	return 0;

@@ -23,6 +23,7 @@
 #include "base/strbuf.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
+#include "format/heaptrace.h"
 #include "format/pprof.h"
 #include "render/heapchart.h"
 
@@ -45,6 +46,7 @@ static const char usage[] =
 	"  --json FILE               write the analysis as JSON\n"
 	"  --inuse-at peak|exit      what inuse_* means in the profile (default peak)\n"
 	"  --leak-check=summary|full print the leak summary only, or every leak's stack\n"
+	"  --leak-check=no           no exit-time leak scan (KILN_HEAP_LEAKCHECK=0)\n"
 	"  --show-leak-kinds=LIST    with full: definite,indirect,possible,reachable or\n"
 	"                            all (default definite,possible)\n"
 	"  --error-exitcode=N        exit with N when leaks (definite or possible) are found\n"
@@ -65,7 +67,7 @@ enum {
 
 struct heapopts {
 	const char *output, *pprof, *svg, *json, *supp;
-	bool inuse_exit, full, follow, mmap;
+	bool inuse_exit, full, follow, mmap, no_scan;
 	unsigned kinds; /* 1 << HT_LEAK_* */
 	int error_exitcode; /* -1: none */
 	long top;
@@ -573,6 +575,72 @@ static char *tracker_path(void)
 	return sb.buf;
 }
 
+
+/* What the start and end of a trace say, for following exec. */
+struct trace_ends {
+	uint32_t pid, flags;
+	uint64_t end_how;
+	bool have_header;
+};
+
+static int ends_header(void *ctx, const struct heaptrace_header *h)
+{
+	struct trace_ends *e = ctx;
+	e->pid = h->pid;
+	e->flags = h->flags;
+	e->have_header = true;
+	return 0;
+}
+
+static int ends_end(void *ctx, uint64_t t, uint64_t how, uint64_t status)
+{
+	(void)t;
+	(void)status;
+	((struct trace_ends *)ctx)->end_how = how;
+	return 0;
+}
+
+static bool read_ends(const char *path, struct trace_ends *e)
+{
+	memset(e, 0, sizeof(*e));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct heaptrace_sink sink = {.ctx = e, .header = ends_header, .end = ends_end};
+	int err = heaptrace_read_fd(fd, &sink, NULL, NULL);
+	close(fd);
+	return !err && e->have_header;
+}
+
+/* A command that execs (a wrapper script, env, a shell) leaves one trace per
+ * image: the tracker names the next PATH.1, PATH.2, ... and ends each with
+ * HT_END_EXEC. The program worth reporting is the last image of the chain:
+ * a trace of the same pid that was not a followed child. */
+static void follow_exec_chain(struct strbuf *path)
+{
+	struct trace_ends e;
+	if (!read_ends(path->buf, &e))
+		return;
+	struct strbuf base = STRBUF_INIT;
+	strbuf_adds(&base, path->buf);
+	for (int n = 1; n <= 64 && e.end_how == HT_END_EXEC; n++) {
+		struct strbuf next = STRBUF_INIT;
+		strbuf_addf(&next, "%s.%d", base.buf, n);
+		struct trace_ends ne;
+		if (access(next.buf, R_OK) != 0) {
+			strbuf_release(&next);
+			break;
+		}
+		if (read_ends(next.buf, &ne) && ne.pid == e.pid && !(ne.flags & HEAPTRACE_F_FOLLOWED)) {
+			strbuf_reset(path);
+			strbuf_adds(path, next.buf);
+			e = ne;
+		}
+		strbuf_release(&next);
+	}
+	strbuf_release(&base);
+}
+
 static int run_command(const struct heapopts *o, char **cmd, int *exit_code, char **trace_out)
 {
 	char *lib = tracker_path();
@@ -605,11 +673,23 @@ static int run_command(const struct heapopts *o, char **cmd, int *exit_code, cha
 		if (old && *old)
 			strbuf_addf(&pre, ":%s", old);
 		setenv("LD_PRELOAD", strbuf_str(&pre), 1);
+		/* traces left by an earlier run would make the tracker write
+		 * the next free PATH.N and this report read stale ones: PATH
+		 * and PATH.1, PATH.2, ... (exec chains, followed children) are
+		 * this run's names */
+		unlink(path);
+		for (int n = 1; n < 10000; n++) {
+			char older[PATH_MAX + 80];
+			snprintf(older, sizeof(older), "%s.%d", path, n);
+			if (unlink(older) != 0 && errno == ENOENT)
+				break;
+		}
 		setenv("KILN_HEAP_TRACE", path, 1);
 		if (o->follow)
 			setenv("KILN_HEAP_FOLLOW", "1", 1);
 		if (o->mmap)
 			setenv("KILN_HEAP_MMAP", "1", 1);
+		setenv("KILN_HEAP_LEAKCHECK", o->no_scan ? "0" : "1", 1);
 		execvp(cmd[0], cmd);
 		int e = errno;
 		if (write(pfd[1], &e, sizeof(e)) < 0)
@@ -645,6 +725,7 @@ static int run_command(const struct heapopts *o, char **cmd, int *exit_code, cha
 		strbuf_adds(&tp, o->output);
 	else
 		strbuf_addf(&tp, "kiln-heap.%ld.trace", (long)pid);
+	follow_exec_chain(&tp);
 	*trace_out = tp.buf;
 	return EXIT_OK;
 }
@@ -696,8 +777,10 @@ static int run(int argc, char **argv)
 				o.full = false;
 			else if (!strcmp(optarg, "full"))
 				o.full = true;
+			else if (!strcmp(optarg, "no"))
+				o.no_scan = true;
 			else
-				return cli_usage_error(&cmd_heap, "--leak-check takes summary or full");
+				return cli_usage_error(&cmd_heap, "--leak-check takes summary, full or no");
 			break;
 		case OPT_SHOW_KINDS: {
 			o.kinds = 0;

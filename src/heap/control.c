@@ -31,11 +31,15 @@ static int (*real_main)(int, char **, char **);
 void *heap_map(size_t len)
 {
 	long r = syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return r < 0 && r > -4096 ? NULL : (void *)r;
+	if (r < 0 && r > -4096)
+		return NULL;
+	leakscan_note_map((void *)r, len);
+	return (void *)r;
 }
 
 void heap_unmap(void *p, size_t len)
 {
+	leakscan_note_unmap(p, len);
 	syscall(SYS_munmap, p, len);
 }
 
@@ -151,6 +155,8 @@ void kh_init(void)
 		kh_sample_bytes = UINT32_MAX;
 	kh_trace_mmap = env_u64("KILN_HEAP_MMAP") != 0;
 	follow = env_u64("KILN_HEAP_FOLLOW") != 0;
+	kh_leakcheck = env_u64("KILN_HEAP_LEAKCHECK") != 0;
+	leakscan_init();
 	if (off && *off == '1') {
 		atomic_store(&kh_state, KH_OFF);
 	} else {
@@ -176,6 +182,8 @@ void kh_finish(int how, int status)
 		return;
 	int e = errno;
 	kh_self.guard++;
+	if (how == HT_END_EXIT)
+		leakscan_run();
 	buffer_capture_all(1);
 	uint8_t rec[32], *w = rec;
 	*w++ = HT_END;
@@ -293,6 +301,7 @@ static void on_fork_parent(void)
 static void on_fork_child(void)
 {
 	int on = atomic_load(&kh_state) == KH_ON;
+	leakscan_fork_child();
 	buffer_after_fork_child(on && follow);
 	writer_after_fork_child();
 	modules_fork_unlock();
@@ -300,6 +309,10 @@ static void on_fork_child(void)
 	stacks_fork_unlock();
 	if (!on || !follow) {
 		atomic_store(&kh_state, KH_OFF);
+		/* and stay off in what this child execs (LD_PRELOAD is
+		 * inherited): only followed children get traces of their own */
+		if (on)
+			setenv("KILN_HEAP_OFF", "1", 1);
 	} else {
 		stacks_reset();
 		modules_reset();

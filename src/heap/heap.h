@@ -172,6 +172,20 @@ void liveset_init(void) HIDDEN;
 void liveset_fork_lock(void) HIDDEN;
 void liveset_fork_unlock(void) HIDDEN;
 void liveset_mark_all_silent(void) HIDDEN;
+/* The exit scan: lock every shard (-1, nothing locked, when one stays busy
+ * for ~200 ms), then count or visit the entries; liveset_fork_unlock ends. */
+int liveset_trylock_all(void) HIDDEN;
+size_t liveset_count_locked(void) HIDDEN;
+void liveset_each_locked(void (*fn)(void *ctx, uintptr_t p, uint64_t size, uint32_t stack, uint32_t flags),
+			 void *ctx) HIDDEN;
+
+/* ---- leakscan.c: the exit-time leak scan (KILN_HEAP_LEAKCHECK=1) ---- */
+extern int kh_leakcheck HIDDEN;
+void leakscan_init(void) HIDDEN;
+void leakscan_run(void) HIDDEN; /* at exit, guard set, before HT_END: HT_LEAK records */
+void leakscan_note_map(void *p, size_t len) HIDDEN;   /* heap_map's ranges are never roots */
+void leakscan_note_unmap(void *p, size_t len) HIDDEN;
+void leakscan_fork_child(void) HIDDEN;
 
 /* ---- events.c: the record writers used by the hooks ---- */
 struct live {

@@ -6,6 +6,7 @@
  * free from a free of an unknown pointer (best effort). Invariant: a live
  * key sits before any FREED marker of the same key on its probe chain. */
 #include <string.h>
+#include <time.h>
 
 #include "base/hash.h"
 #include "heap/heap.h"
@@ -188,4 +189,41 @@ void liveset_mark_all_silent(void)
 	}
 	if (filter)
 		memset((void *)filter, 0, 1u << FILTER_BITS);
+}
+
+int liveset_trylock_all(void)
+{
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < SHARDS; i++) {
+		while (!spin_trylock(&shards[i].lock)) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if ((t.tv_sec - t0.tv_sec) * 1000000000l + (t.tv_nsec - t0.tv_nsec) > 200000000l) {
+				while (i--)
+					spin_unlock(&shards[i].lock);
+				return -1;
+			}
+			kh_yield();
+		}
+	}
+	return 0;
+}
+
+size_t liveset_count_locked(void)
+{
+	size_t n = 0;
+	for (int i = 0; i < SHARDS; i++)
+		n += shards[i].count;
+	return n;
+}
+
+void liveset_each_locked(void (*fn)(void *ctx, uintptr_t p, uint64_t size, uint32_t stack, uint32_t flags),
+			 void *ctx)
+{
+	for (int i = 0; i < SHARDS; i++) {
+		struct shard *s = &shards[i];
+		for (uint32_t j = 0; s->slots && j <= s->mask; j++)
+			if (s->slots[j].key && !(s->slots[j].flags & F_FREED))
+				fn(ctx, s->slots[j].key, s->slots[j].size, s->slots[j].stack, s->slots[j].flags);
+	}
 }
