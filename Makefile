@@ -159,6 +159,7 @@ test: deps
 bench: all
 	bench/run
 	bench/record
+	bench/heap
 
 FUZZ_SECONDS ?= 20
 fuzz:
