@@ -258,5 +258,5 @@ static int run(int argc, char **argv)
 	return EXIT_OK;
 }
 
-const struct command cmd_flame = {"flame", run, "folded stacks to an interactive flame graph SVG",
+const struct command cmd_flame = {"flame", run, "any profile (folded, perf script, pprof, perf.data) to an interactive flamegraph SVG",
 				  usage_text};
