@@ -3,8 +3,11 @@
  * an open-addressing table under its own spinlock, so two threads meet on
  * a lock only when their pointers hash to the same shard. Freed pointers
  * stay as FREED markers until the shard is rehashed, which tells a double
- * free from a free of an unknown pointer (best effort). Invariant: a live
- * key sits before any FREED marker of the same key on its probe chain. */
+ * free from a free of an unknown pointer (best effort). Tables start small
+ * (64 slots) and are purged of markers in place when no larger table is
+ * needed, so a program with few live blocks keeps the whole set in cache.
+ * Invariant: a live key sits before any FREED marker of the same key on
+ * its probe chain. */
 #include <string.h>
 #include <time.h>
 
@@ -12,7 +15,8 @@
 #include "heap/heap.h"
 
 #define SHARDS 256
-#define MIN_CAP 1024
+#define MIN_CAP 64
+#define PURGE_MAX 64 /* live entries rehashed in place, via the stack */
 #define F_FREED 0x80000000u
 
 struct slot {
@@ -46,23 +50,41 @@ void liveset_init(void)
 		filter = heap_map(1u << FILTER_BITS);
 }
 
+static void put_slot(struct slot *t, uint32_t mask, const struct slot *o)
+{
+	uint32_t j = (uint32_t)hp(o->key) & mask;
+	while (t[j].key)
+		j = (j + 1) & mask;
+	t[j] = *o;
+}
+
+/* Drop the FREED markers: in place when the table keeps its size and holds
+ * few live entries (no system call), else into a new table. */
 static int grow(struct shard *s)
 {
 	uint32_t cap = MIN_CAP;
 	while (cap < (s->count + 1) * 3)
 		cap *= 2;
+	if (s->slots && cap == s->mask + 1 && s->count <= PURGE_MAX) {
+		struct slot keep[PURGE_MAX];
+		uint32_t n = 0;
+		for (uint32_t i = 0; i <= s->mask; i++)
+			if (s->slots[i].key && !(s->slots[i].flags & F_FREED))
+				keep[n++] = s->slots[i];
+		memset(s->slots, 0, (size_t)cap * sizeof *s->slots);
+		for (uint32_t i = 0; i < n; i++)
+			put_slot(s->slots, s->mask, &keep[i]);
+		s->used = s->count;
+		return 0;
+	}
 	struct slot *n = heap_map((size_t)cap * sizeof *n);
 	if (!n)
 		return -1;
 	if (s->slots) {
 		for (uint32_t i = 0; i <= s->mask; i++) {
 			struct slot *o = &s->slots[i];
-			if (!o->key || (o->flags & F_FREED))
-				continue;
-			uint32_t j = (uint32_t)hp(o->key) & (cap - 1);
-			while (n[j].key)
-				j = (j + 1) & (cap - 1);
-			n[j] = *o;
+			if (o->key && !(o->flags & F_FREED))
+				put_slot(n, cap - 1, o);
 		}
 		heap_unmap(s->slots, (size_t)(s->mask + 1) * sizeof *n);
 	}
