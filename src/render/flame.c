@@ -627,7 +627,7 @@ static int cmp_kid(const void *a, const void *b)
 	return x->key < y->key ? -1 : x->key > y->key;
 }
 
-struct todo {
+struct frame_job {
 	uint32_t node;
 	uint32_t depth;
 	double x;
@@ -732,7 +732,7 @@ static void write_prologue(struct svgout *w, const struct flame *f, const struct
 }
 
 static void write_frame(struct svgout *w, const struct flame *f, const struct layout *L,
-			const struct todo *t)
+			const struct frame_job *t)
 {
 	const struct flame_options *o = &f->o;
 	const struct flame_node *n = &f->nodes[t->node];
@@ -852,14 +852,14 @@ int flame_write_svg(struct flame *f, FILE *out)
 	write_prologue(&w, f, &L);
 	out_s(&w, "<g id=\"frames\">\n");
 
-	struct todo *stack = NULL;
+	struct frame_job *stack = NULL;
 	size_t nstack = 0, stack_cap = 0;
 	struct kid *kids = NULL;
 	size_t kids_cap = 0;
 	stack = xgrow(stack, sizeof(*stack), 1, &stack_cap);
-	stack[nstack++] = (struct todo){0, 0, 0, false};
+	stack[nstack++] = (struct frame_job){0, 0, 0, false};
 	while (nstack && !w.err) {
-		struct todo t = stack[--nstack];
+		struct frame_job t = stack[--nstack];
 		write_frame(&w, f, &L, &t);
 		f->drawn++;
 		out_maybe_flush(&w);
@@ -891,12 +891,12 @@ int flame_write_svg(struct flame *f, FILE *out)
 			if (c->value >= L.minval && c->value > 0) {
 				if (nstack == stack_cap)
 					stack = xgrow(stack, sizeof(*stack), nstack + 1, &stack_cap);
-				stack[nstack++] = (struct todo){kids[i].node, t.depth + 1, x, t.waker || sep};
+				stack[nstack++] = (struct frame_job){kids[i].node, t.depth + 1, x, t.waker || sep};
 			}
 			x += c->value;
 		}
 		for (size_t i = first, j = nstack; i + 1 < j; i++, j--) {
-			struct todo tmp = stack[i];
+			struct frame_job tmp = stack[i];
 			stack[i] = stack[j - 1];
 			stack[j - 1] = tmp;
 		}
