@@ -169,6 +169,21 @@ static bool span_eq(struct span x, const char *s)
 	return x.len == n && memcmp(x.s, s, n) == 0;
 }
 
+/* Cuts a trailing "+0x<hex>" symbol offset. inferno accepts any hex case
+ * and even no digit; the Perl script's s/\+0x[\da-f]+$// wants at least one
+ * lowercase digit (perl true). */
+static struct span strip_offset(struct span raw, bool perl)
+{
+	const char *off = rfind_str(raw.s, raw.len, "+0x");
+	if (!off || (perl && off + 3 == raw.s + raw.len))
+		return raw;
+	for (const char *q = off + 3; q < raw.s + raw.len; q++)
+		if (!(perl ? is_lower_hex((unsigned char)*q) : is_hex((unsigned char)*q)))
+			return raw;
+	raw.len = (size_t)(off - raw.s);
+	return raw;
+}
+
 /* ---- per-event scratch memory ---------------------------------------- */
 
 static char *scratch_alloc(struct ps_scratch *sc, size_t size)
@@ -720,17 +735,7 @@ static void inferno_stack_line(struct ps_parser *p, struct span line)
 	if (!raw.len)
 		raw = (struct span){" ", 1};
 
-	const char *off = rfind_str(raw.s, raw.len, "+0x");
-	if (off) {
-		bool hex = true;
-		for (const char *q = off + 3; q < raw.s + raw.len; q++)
-			if (!is_hex((unsigned char)*q)) {
-				hex = false;
-				break;
-			}
-		if (hex)
-			raw.len = (size_t)(off - raw.s);
-	}
+	raw = strip_offset(raw, false);
 	if (raw.len && raw.s[0] == '(')
 		return;
 	raw = fix_rust_symbol(p, raw);
@@ -1136,17 +1141,7 @@ static void perl_stack_line(struct ps_parser *p, struct span pc, struct span raw
 {
 	if (!p->pname_set)
 		return;
-	const char *off = rfind_str(raw.s, raw.len, "+0x");
-	if (off && off + 3 < raw.s + raw.len) {
-		bool hex = true;
-		for (const char *q = off + 3; q < raw.s + raw.len; q++)
-			if (!is_lower_hex((unsigned char)*q)) {
-				hex = false;
-				break;
-			}
-		if (hex)
-			raw.len = (size_t)(off - raw.s);
-	}
+	raw = strip_offset(raw, true);
 	if (raw.len && raw.s[0] == '(')
 		return;
 	/* split /->/ drops trailing empty fields */

@@ -61,13 +61,11 @@ uint64_t kh_now_us(void)
 	return ns > kh_start_ns ? (ns - kh_start_ns) / 1000 : 0;
 }
 
-static void warn(const char *what, int err)
+void kh_say(const char *const *parts, size_t nparts)
 {
 	char msg[256];
 	size_t n = 0;
-	const char *parts[] = {"kiln-heap: ", what, err ? ": " : "", err ? strerror(err) : "",
-			       "; tracking is off\n"};
-	for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+	for (size_t i = 0; i < nparts; i++) {
 		size_t l = strlen(parts[i]);
 		if (n + l >= sizeof msg)
 			l = sizeof msg - 1 - n;
@@ -76,6 +74,13 @@ static void warn(const char *what, int err)
 	}
 	ssize_t w = write(2, msg, n);
 	(void)w;
+}
+
+static void warn(const char *what, int err)
+{
+	const char *parts[] = {"kiln-heap: ", what, err ? ": " : "", err ? strerror(err) : "",
+			       "; tracking is off\n"};
+	kh_say(parts, sizeof parts / sizeof *parts);
 }
 
 void kh_fail(const char *what, int err)

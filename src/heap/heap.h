@@ -62,6 +62,9 @@ extern int kh_trace_mmap HIDDEN;
 extern uint64_t kh_start_ns HIDDEN;
 void kh_init(void) HIDDEN;          /* resolve (if needed) and start tracking; idempotent */
 void kh_fail(const char *what, int err) HIDDEN; /* switch off, warn once */
+/* Writes the concatenated strings to stderr as one line, without malloc
+ * (cut at 255 bytes). */
+void kh_say(const char *const *parts, size_t nparts) HIDDEN;
 void kh_finish(int how, int status) HIDDEN;     /* HT_END, final flush, tracking off */
 uint64_t kh_now_us(void) HIDDEN;
 void *heap_map(size_t len) HIDDEN;  /* zeroed pages, NULL on failure */

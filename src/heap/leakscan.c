@@ -68,18 +68,8 @@ void leakscan_fork_child(void)
 
 static void note(const char *a, const char *b)
 {
-	char msg[256];
-	size_t n = 0;
 	const char *parts[] = {"kiln-heap: leak scan: ", a, b, "\n"};
-	for (size_t i = 0; i < 4; i++) {
-		size_t l = strlen(parts[i]);
-		if (n + l >= sizeof msg)
-			l = sizeof msg - 1 - n;
-		memcpy(msg + n, parts[i], l);
-		n += l;
-	}
-	ssize_t w = write(2, msg, n);
-	(void)w;
+	kh_say(parts, 4);
 }
 
 static const char *num(char *buf, uint64_t v)
