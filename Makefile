@@ -54,7 +54,7 @@ WORKLOADS := $(WORKLOAD_SRCS:tests/workloads/%.c=$(OUT)/workloads/%)
         install clean lint check-layering workloads
 .DEFAULT_GOAL := all
 
-all: $(KILN) workloads $(HEAP_LIB) heap-tests
+all: $(KILN) workloads $(HEAP_LIB) heap-tests agent
 
 $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: src/format/%.proto
 	@mkdir -p $(GEN)
@@ -113,12 +113,50 @@ workloads: $(WORKLOADS) $(WORKLOAD_LIBS)
 # -fPIC with hidden visibility; only the interposed functions are exported.
 # Always built without sanitizers, even under SANITIZE: a sanitizer runtime
 # cannot sit behind an LD_PRELOAD allocator in an unsanitized host.
-$(OUT)/obj/pic/%.o: %.c
+$(OUT)/obj/pic/%.o: %.c | $(GEN_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) -D_GNU_SOURCE -Isrc -O2 -g -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+	$(CC) -D_GNU_SOURCE -Isrc -Iinclude -I$(GEN) -O2 -g -fPIC -fvisibility=hidden -ftls-model=initial-exec \
 	  $(WARN) -MMD -MP -c -o $@ $<
+$(OUT)/obj/pic/gen/%.o: $(GEN)/%.c $(GEN_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) -D_GNU_SOURCE -Isrc -I$(GEN) -O2 -g -fPIC -fvisibility=hidden -std=c11 -w -c -o $@ $<
 $(HEAP_LIB): $(HEAP_OBJS)
 	$(CC) -shared -Wl,-z,now -Wl,-z,defs -o $@ $^ -ldl -lpthread -lz -lunwind -lm
+
+# The agent, libkiln.so (src/agent/, docs/agent.md): the heap tracker in
+# sampled mode, the CPU sampler and an HTTP server, for LD_PRELOAD or -lkiln.
+# Built like the heap tracker (PIC, hidden visibility, never sanitized); the
+# library code it uses comes from a PIC archive of base, model, format,
+# symbolize, collect, analyze and render, so only what it calls is linked.
+# Exported: kiln_* (include/kiln/kiln.h) and the malloc family (src/heap);
+# --exclude-libs hides what the archives (libiberty's too) bring in.
+# AGENT_EXTRA: extra objects for local experiments, never set here.
+AGENT_SRCS := $(sort $(wildcard src/agent/*.c))
+AGENT_OBJS := $(AGENT_SRCS:%.c=$(OUT)/obj/pic/%.o)
+AGENT_LIB  := $(OUT)/libkiln.so
+AGENT_PIC_SRCS := $(sort $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c)))
+AGENT_PIC_OBJS := $(AGENT_PIC_SRCS:%.c=$(OUT)/obj/pic/%.o) $(GEN_SRCS:$(GEN)/%.c=$(OUT)/obj/pic/gen/%.o)
+AGENT_PIC_LIB  := $(OUT)/libkiln-pic.a
+AGENT_HEAP_OBJS ?= $(HEAP_OBJS)
+AGENT_EXTRA ?=
+AGENT_LDLIBS := -lmicrohttpd -lprotobuf-c -ldw -lelf -liberty -lz -lunwind -ldl -lpthread -lm
+
+$(AGENT_PIC_LIB): $(AGENT_PIC_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+$(AGENT_LIB): $(AGENT_OBJS) $(AGENT_HEAP_OBJS) $(AGENT_PIC_LIB) $(AGENT_EXTRA)
+	$(CC) -shared -Wl,-z,now -Wl,-z,defs -Wl,--exclude-libs,ALL -o $@ \
+	  $(AGENT_OBJS) $(AGENT_HEAP_OBJS) $(AGENT_EXTRA) $(AGENT_PIC_LIB) $(AGENT_LDLIBS)
+
+# The agent's test host, also linked against libkiln.so (-lkiln) to test
+# the embedding path; both built with frame pointers.
+$(OUT)/workloads/agent-host: WORKLOAD_LINK := -Iinclude -ldl
+$(OUT)/workloads/agent-host-linked: tests/workloads/agent-host.c $(AGENT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -fno-omit-frame-pointer -std=gnu11 -Wall -Iinclude -DAGENT_HOST_LINKED -o $@ $< \
+	  -L$(OUT) -Wl,-rpath,'$$ORIGIN/..' -lkiln -lpthread -lm
+agent: $(AGENT_LIB) $(OUT)/workloads/agent-host $(OUT)/workloads/agent-host-linked
+.PHONY: agent
 
 # Programs the heap tracker's end-to-end test runs (tests/heap/), built -O2
 # without frame pointers, as distributions build code.
@@ -140,11 +178,11 @@ test-san:
 	$(MAKE) SANITIZE=address,undefined unit
 
 test-clang:
-	$(MAKE) CC=clang OUT=build/clang build/clang/kiln
+	$(MAKE) CC=clang OUT=build/clang build/clang/kiln build/clang/libkiln.so
 
 test-e2e: all
 	KILN=$(abspath $(KILN)) WORKLOADS=$(abspath $(OUT)/workloads) HEAP_LIB=$(abspath $(HEAP_LIB)) \
-	  HEAP_TESTS=$(abspath $(OUT)/heap-tests) prove -j2 tests/e2e/t*.sh
+	  HEAP_TESTS=$(abspath $(OUT)/heap-tests) LIBKILN=$(abspath $(AGENT_LIB)) prove -j2 tests/e2e/t*.sh
 
 # The README's test command: set-up, both compilers, unit tests plain and
 # sanitized, then the end-to-end suite.
@@ -160,6 +198,8 @@ bench: all
 	bench/run
 	bench/record
 	bench/heap
+	bench/agent
+	bench/agent-heap
 
 FUZZ_SECONDS ?= 20
 fuzz:
@@ -178,7 +218,8 @@ lint:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/doc/kiln \
-	  $(DESTDIR)$(PREFIX)/share/man/man1
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/include/kiln
+	install -m 644 include/kiln/kiln.h $(DESTDIR)$(PREFIX)/include/kiln/kiln.h
 	install -m 755 $(KILN) $(DESTDIR)$(PREFIX)/bin/kiln
 	for l in $(wildcard $(OUT)/libkiln*.so); do install -m 755 $$l $(DESTDIR)$(PREFIX)/lib/; done
 	install -m 644 README.md ARCHITECTURE.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/kiln/
@@ -188,3 +229,38 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# agent cpu tests: tests/agent/cpuself-test drives the agent's CPU profile
+# backend (src/agent/cpuself.c, compiled straight into it with the core
+# library: no HTTP server needed); its hot function is built -O2 without
+# frame pointers. tests/e2e/t1220-agent-cpu.sh runs it (AGENT_TESTS_DIR).
+AGENT_CPU_TEST := $(OUT)/agent-tests/cpuself-test
+AGENT_TESTS += $(AGENT_CPU_TEST)
+$(AGENT_CPU_TEST): tests/agent/cpuself-test.c src/agent/cpuself.c src/agent/agent.h $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -fomit-frame-pointer -o $@ tests/agent/cpuself-test.c \
+	  src/agent/cpuself.c $(CORE_LIB) $(LDFLAGS) $(LDLIBS)
+agent-cpu-tests: $(AGENT_CPU_TEST)
+.PHONY: agent-cpu-tests
+
+# agent heap tests: the programs under tests/agent/ that
+# tests/e2e/t1210-agent-heap.sh runs under libkiln.so (preloaded, and
+# heapsample-linked linked with -lkiln), built -O2 without frame pointers.
+# clang: with .debug_aranges, without which the symbolizer finds no lines.
+AGENT_HEAP_TEST_G := -g $(if $(findstring clang,$(CC)),-gdwarf-aranges)
+AGENT_HEAP_TESTS := $(OUT)/agent-tests/heapsample-test $(OUT)/agent-tests/heapsample-fork
+$(AGENT_HEAP_TESTS): $(OUT)/agent-tests/%: tests/agent/%.c include/kiln/kiln.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 $(AGENT_HEAP_TEST_G) -fomit-frame-pointer -std=gnu11 -Wall -Wextra -Werror -Iinclude -o $@ $< -lpthread
+$(OUT)/agent-tests/heapsample-linked: tests/agent/heapsample-test.c include/kiln/kiln.h $(AGENT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) -O2 $(AGENT_HEAP_TEST_G) -fomit-frame-pointer -std=gnu11 -Wall -Wextra -Werror -Iinclude -o $@ $< \
+	  -L$(OUT) -Wl,-rpath,'$$ORIGIN/..' -lkiln -lpthread
+AGENT_HEAP_TESTS += $(OUT)/agent-tests/heapsample-linked
+AGENT_TESTS += $(AGENT_HEAP_TESTS)
+agent-heap-tests: $(AGENT_HEAP_TESTS)
+all: agent-heap-tests
+.PHONY: agent-heap-tests
+
+# every agent test program (AGENT_TESTS is complete only here, at the end)
+all: $(AGENT_TESTS)

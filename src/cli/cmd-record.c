@@ -248,6 +248,15 @@ static int run(int argc, char **argv)
 	struct sampler *smp = NULL;
 	struct diag d = {0};
 	err = sampler_open(&smp, &so, system ? NULL : pids, system ? 0 : npids, system, ncmd > 0, &d);
+	if ((err == -EACCES || err == -EPERM) && !system && !so.off_cpu) {
+		/* perf_event_paranoid 2 still allows user-space samples, as perf does */
+		so.user_only = true;
+		struct diag d2 = {0};
+		if (sampler_open(&smp, &so, pids, npids, false, ncmd > 0, &d2) == 0) {
+			err = 0;
+			cli_warn("no permission for kernel samples: recording user space only");
+		}
+	}
 	if (err) {
 		if (ncmd > 0)
 			launch_abort(&child);

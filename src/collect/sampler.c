@@ -63,6 +63,11 @@ static void attr_init(struct perf_event_attr *a, const struct sampler_options *o
 	a->inherit = !o->no_inherit;
 	a->enable_on_exec = enable_on_exec;
 	a->exclude_guest = 1;
+	if (o->user_only) {
+		a->exclude_kernel = 1;
+		a->exclude_hv = 1;
+		a->exclude_callchain_kernel = 1;
+	}
 	a->sample_id_all = 1;
 	a->wakeup_watermark = (uint32_t)((size_t)o->ring_pages * 4096 / 4);
 	a->watermark = 1;

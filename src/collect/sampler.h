@@ -34,6 +34,8 @@ struct sampler_options {
 	unsigned stack_size;   /* bytes of user stack copied per sample */
 	bool no_inherit;       /* do not follow children and new threads */
 	bool off_cpu;          /* also sample context switches */
+	bool user_only;        /* user space only: no kernel samples or callchains
+	                        * (allowed at perf_event_paranoid 2 without privilege) */
 	unsigned ring_pages;   /* data pages per CPU ring, a power of two */
 };
 

@@ -7,9 +7,8 @@
 
 #include "heap/heap.h"
 
-#define BOOT_POOL (256 * 1024)
-
-static _Alignas(64) unsigned char pool[BOOT_POOL];
+_Alignas(64) unsigned char kh_boot_pool[BOOT_POOL];
+#define pool kh_boot_pool
 static atomic_size_t used;
 
 void *boot_alloc(size_t size, size_t align)
@@ -27,12 +26,6 @@ void *boot_alloc(size_t size, size_t align)
 			return pool + start; /* static storage: already zero */
 		}
 	}
-}
-
-int boot_owns(const void *p)
-{
-	const unsigned char *c = p;
-	return c >= pool && c < pool + BOOT_POOL;
 }
 
 size_t boot_size(const void *p)

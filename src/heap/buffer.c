@@ -5,7 +5,9 @@
  * flush thread takes partial blocks under the same spinlock, so a thread
  * that blocks forever holds back at most one flush interval of data.
  * Invariant: a thread's blocks enter the queue in the order they were
- * written (always under its lock), and the queue is written FIFO. */
+ * written (always under its lock), and the queue is written FIFO.
+ * Agent mode writes no records: a thread's tbuf holds only its stack cache,
+ * and the meta stream takes nothing. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -141,11 +143,17 @@ static struct tbuf *register_thread(void)
 		while (!atomic_compare_exchange_weak(&registry, &h, t));
 	}
 	spin_lock(&t->lock);
+	memset(t->cache, 0, sizeof t->cache);
+	if (kh_agent) {
+		spin_unlock(&t->lock);
+		pthread_setspecific(exit_key, t);
+		kh_self.buf = t;
+		return t;
+	}
 	if (!t->blk)
 		t->blk = pool_get();
 	if (t->blk)
 		t->blk->len = 0;
-	memset(t->cache, 0, sizeof t->cache);
 	t->tid = kh_tid();
 	/* the thread's name, first in its stream; re-read at its exit */
 	read_comm(t->tid, kh_self.comm);
@@ -266,6 +274,12 @@ void buffer_capture_self(void)
 void buffer_thread_exit(void *arg)
 {
 	struct tbuf *t = arg;
+	if (t == kh_self.buf && kh_agent) {
+		kh_self.exited = 1;
+		kh_self.buf = NULL;
+		atomic_store(&t->state, T_FREE); /* nothing to drain */
+		return;
+	}
 	if (atomic_load(&kh_state) != KH_ON || t != kh_self.buf)
 		return;
 	kh_self.guard++;
@@ -284,6 +298,8 @@ void buffer_thread_exit(void *arg)
 
 void meta_append(const uint8_t *rec, size_t len)
 {
+	if (kh_agent)
+		return;
 	spin_lock(&metalock);
 	if (!mtail || mtail->len + len > BLOCK_BYTES) {
 		struct block *b = pool_get();

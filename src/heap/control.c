@@ -21,6 +21,9 @@
 
 _Atomic int kh_state = KH_UNINIT;
 uint64_t kh_sample_bytes;
+int kh_agent;
+_Atomic int kh_agent_nosample;
+_Atomic int kh_agent_on;
 int kh_trace_mmap;
 uint64_t kh_start_ns;
 static int follow;
@@ -78,7 +81,7 @@ void kh_say(const char *const *parts, size_t nparts)
 
 static void warn(const char *what, int err)
 {
-	const char *parts[] = {"kiln-heap: ", what, err ? ": " : "", err ? strerror(err) : "",
+	const char *parts[] = {kh_agent ? "kiln agent: heap: " : "kiln-heap: ", what, err ? ": " : "", err ? strerror(err) : "",
 			       "; tracking is off\n"};
 	kh_say(parts, sizeof parts / sizeof *parts);
 }
@@ -87,6 +90,7 @@ void kh_fail(const char *what, int err)
 {
 	int e = errno;
 	int on = KH_ON;
+	atomic_store(&kh_agent_on, 0);
 	atomic_compare_exchange_strong(&kh_state, &on, KH_OFF);
 	if (!atomic_exchange(&warned, 1))
 		warn(what, err);
@@ -124,6 +128,13 @@ static void on_fork_child(void);
 static void start(int followed)
 {
 	kh_start_ns = mono_ns();
+	if (kh_agent) {
+		/* no trace: the module scan only finds the library's own code */
+		atomic_store(&kh_state, KH_ON);
+		atomic_store(&kh_agent_on, 1);
+		modules_scan();
+		return;
+	}
 	int rc = writer_open(followed);
 	if (rc < 0) {
 		atomic_store(&kh_state, KH_OFF);
@@ -147,6 +158,7 @@ void kh_init(void)
 	}
 	int e = errno;
 	kh_self.guard++;
+	kh_agent = kh_agent_sample != NULL;
 	if (hooks_resolve() < 0) {
 		atomic_store(&kh_state, KH_OFF);
 		warn("cannot find the real allocator", 0);
@@ -161,6 +173,14 @@ void kh_init(void)
 	kh_trace_mmap = env_u64("KILN_HEAP_MMAP") != 0;
 	follow = env_u64("KILN_HEAP_FOLLOW") != 0;
 	kh_leakcheck = env_u64("KILN_HEAP_LEAKCHECK") != 0;
+	if (kh_agent) {
+		/* always sampled; the heap tracker's settings do not apply */
+		const char *rate = getenv("KILN_AGENT_HEAP_RATE");
+		kh_agent_set_rate(rate && *rate ? env_u64("KILN_AGENT_HEAP_RATE") : KH_AGENT_DEFAULT_RATE);
+		off = NULL;
+		kh_trace_mmap = follow = kh_leakcheck = 0;
+		counters_init();
+	}
 	leakscan_init();
 	if (off && *off == '1') {
 		atomic_store(&kh_state, KH_OFF);
@@ -183,8 +203,8 @@ __attribute__((constructor)) static void kh_constructor(void)
 
 void kh_finish(int how, int status)
 {
-	if (atomic_load(&kh_state) != KH_ON)
-		return;
+	if (atomic_load(&kh_state) != KH_ON || kh_agent)
+		return; /* the agent has no trace to end: it samples to the last */
 	int e = errno;
 	kh_self.guard++;
 	if (how == HT_END_EXIT)
@@ -283,9 +303,30 @@ EXEC_HOOK(execv, (const char *path, char *const argv[]), (path, argv))
 EXEC_HOOK(execvp, (const char *file, char *const argv[]), (file, argv))
 EXEC_HOOK(execvpe, (const char *file, char *const argv[], char *const envp[]), (file, argv, envp))
 
+/* Agent mode: a rate of 0 keeps kh_sample_bytes non-zero (sampled mode,
+ * the liveset's filter) but takes no samples; see sampled_out. */
+void kh_agent_set_rate(uint64_t rate)
+{
+	if (rate > UINT32_MAX)
+		rate = UINT32_MAX;
+	if (rate)
+		kh_sample_bytes = rate;
+	else if (!kh_sample_bytes)
+		kh_sample_bytes = KH_AGENT_DEFAULT_RATE;
+	atomic_store(&kh_agent_nosample, rate == 0);
+}
+
+void kh_disable(void)
+{
+	atomic_store(&kh_agent_on, 0);
+	atomic_store(&kh_state, KH_OFF);
+}
+
 static void on_fork_prepare(void)
 {
 	kh_self.guard++;
+	if (kh_agent)
+		counters_fork_lock();
 	stacks_fork_lock();
 	liveset_fork_lock();
 	modules_fork_lock();
@@ -300,11 +341,34 @@ static void on_fork_parent(void)
 	modules_fork_unlock();
 	liveset_fork_unlock();
 	stacks_fork_unlock();
+	if (kh_agent)
+		counters_fork_unlock();
+	kh_self.guard--;
+}
+
+/* Agent mode: the child keeps its parent's samples (they are its memory
+ * too) and goes on sampling only with KILN_AGENT_CHILDREN=1; the agent's
+ * own fork handler may still switch it off (kh_disable). */
+static void agent_fork_child(void)
+{
+	buffer_after_fork_child(0);
+	writer_after_fork_child();
+	modules_fork_unlock();
+	liveset_fork_unlock();
+	stacks_fork_unlock();
+	counters_after_fork_child();
+	const char *keep = getenv("KILN_AGENT_CHILDREN");
+	if (!keep || strcmp(keep, "1") != 0)
+		kh_disable();
 	kh_self.guard--;
 }
 
 static void on_fork_child(void)
 {
+	if (kh_agent) {
+		agent_fork_child();
+		return;
+	}
 	int on = atomic_load(&kh_state) == KH_ON;
 	leakscan_fork_child();
 	buffer_after_fork_child(on && follow);

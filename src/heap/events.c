@@ -42,8 +42,12 @@ void ev_alloc(void *p, size_t size)
 	uint32_t st = stacks_capture();
 	if (liveset_insert((uintptr_t)p, size, st, 0) < 0)
 		kh_fail("out of memory for the live set", 0);
-	put_alloc(HT_ALLOC, p, size, st);
-	writer_start_flusher();
+	if (kh_agent) {
+		kh_agent_sample(st, size); /* the agent's sink instead of the trace */
+	} else {
+		put_alloc(HT_ALLOC, p, size, st);
+		writer_start_flusher();
+	}
 	kh_self.guard--;
 }
 
@@ -82,8 +86,8 @@ int ev_free_begin(void *p, int mode, struct live *old)
 
 void ev_free_commit(void *p, const struct live *old)
 {
-	if (old->flags & LIVE_SILENT)
-		return;
+	if ((old->flags & LIVE_SILENT) || kh_agent)
+		return; /* the agent reads frees from the liveset */
 	kh_self.guard++;
 	put_free(HT_FREE, p, 0);
 	kh_self.guard--;

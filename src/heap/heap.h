@@ -28,6 +28,17 @@ struct kh_thread {
 	int64_t sample_left; /* sampled mode: bytes until the next sample */
 	uint64_t rng;
 	char comm[16];
+	/* agent mode (libkiln.so) only */
+	uint32_t tag_root;  /* stack trie node of the current kiln_tag_push tag; 0: none */
+	int ignored;        /* an agent thread: guard held for good (agent_heap_thread_ignore) */
+	int count_state;    /* enum kh_count_state: counts registered for readers? */
+	/* exact allocation counters: written by their thread only, with plain
+	 * one-instruction increments; read by others with relaxed atomic loads
+	 * (aligned 64-bit stores do not tear on x86-64); see counters.c */
+	struct kh_counts {
+		uint64_t bytes, frees;
+		uint64_t buckets[64]; /* KH_RAW_BUCKETS: allocations by size */
+	} counts;
 };
 extern TLS struct kh_thread kh_self HIDDEN;
 uint32_t kh_tid(void) HIDDEN;
@@ -71,9 +82,94 @@ void *heap_map(size_t len) HIDDEN;  /* zeroed pages, NULL on failure */
 void heap_unmap(void *p, size_t len) HIDDEN;
 int64_t kh_sample_interval(void) HIDDEN; /* exponential, mean kh_sample_bytes */
 
+/* ---- agent mode: the heap of libkiln.so (src/agent) ----
+ * src/agent defines kh_agent_sample(); in libkiln-heap.so it is an undefined
+ * weak symbol (NULL), so the mode is fixed at link time and known at the
+ * first malloc, before any constructor. In agent mode there is no trace
+ * file and no flush thread: tracking is always sampled (KILN_AGENT_HEAP_RATE
+ * bytes, default 512 KiB), each sample goes to kh_agent_sample, the live
+ * samples stay in the liveset, and every thread keeps exact counters. */
+void kh_agent_sample(uint32_t stack, uint64_t size) __attribute__((weak)) HIDDEN;
+extern int kh_agent HIDDEN;              /* kh_agent_sample != NULL, set by kh_init */
+extern _Atomic int kh_agent_nosample HIDDEN; /* agent mode, rate 0: counters only */
+/* agent mode and kh_state == KH_ON, in one word for the hot path: set when
+ * tracking starts, cleared by kh_fail and kh_disable */
+extern _Atomic int kh_agent_on HIDDEN;
+#define KH_AGENT_DEFAULT_RATE (512 * 1024)
+/* Sets the agent's sampling period (0: no samples); takes effect at each
+ * thread's next sampling point. */
+void kh_agent_set_rate(uint64_t rate) HIDDEN;
+/* Switches the tracker off for good in this process (a fork child the
+ * agent does not follow): every hook passes straight through. */
+void kh_disable(void) HIDDEN;
+/* Stack trie nodes of kiln_tag_push tags have these fake return addresses
+ * (tag index added), above any user-space address; a tag node is the root
+ * of every stack sampled under the tag. */
+#define KH_TAG_IP_BASE 0xfff0000000000000ull
+
+/* ---- counters.c: exact per-thread allocation counters (agent mode) ----
+ * The hot path is two plain TLS increments per allocation call (one
+ * instruction each, no lock prefix) and one per free; the allocation count
+ * is the sum of the size buckets. A thread registers its counters once (at
+ * its first sampling point, which every thread reaches at its first
+ * allocation, or at its first free), and its key destructor folds them
+ * into the retired total. */
+#define KH_SIZE_BUCKETS 16
+#define KH_RAW_BUCKETS 64
+enum kh_count_state { KC_NONE, KC_ON, KC_BUSY, KC_RETIRED };
+/* Raw bucket b counts sizes s with floor(log2((s - 1) | 15)) == b: powers
+ * of two, 3 (up to 16 B) to 63, folded by counters_sum into the reported
+ * histogram (16 B, 64 B, ... 4 GiB, +Inf: powers of 4). Size 0 lands in 63
+ * with requests over 2^63 bytes (which fail): 63 is folded into the first
+ * bucket. Three instructions, no branch. */
+static inline unsigned kh_raw_bucket(uint64_t size)
+{
+	return (unsigned)(63 - __builtin_clzll((size - 1) | 15));
+}
+static inline unsigned kh_bucket_of_raw(unsigned b)
+{
+	if (b >= 63)
+		return 0;
+	unsigned r = (b - 2) >> 1;
+	return r < KH_SIZE_BUCKETS - 1 ? r : KH_SIZE_BUCKETS - 1;
+}
+/* An allocation; the caller then takes it off sample_left, whose slow path
+ * (sample_left <= 0) calls counters_point. */
+static inline void counters_alloc(uint64_t size)
+{
+	kh_self.counts.bytes += size;
+	kh_self.counts.buckets[kh_raw_bucket(size)]++;
+}
+void counters_free_slow(void) HIDDEN;
+static inline void counters_free(void)
+{
+	if (__builtin_expect(kh_self.count_state != KC_ON, 0)) {
+		counters_free_slow();
+		return;
+	}
+	kh_self.counts.frees++;
+}
+/* At a sampling point: registers the thread's counters if needed. Returns
+ * 0, or -1 when the thread has exited (its counts went to the retired
+ * total; sample_left stays negative so it comes back): no sample then. */
+int counters_point(void) HIDDEN;
+struct kh_totals {
+	uint64_t allocs, bytes, frees, buckets[KH_SIZE_BUCKETS];
+};
+void counters_sum(struct kh_totals *out) HIDDEN; /* every thread's, live and exited */
+void counters_init(void) HIDDEN;
+void counters_fork_lock(void) HIDDEN;
+void counters_fork_unlock(void) HIDDEN;
+void counters_after_fork_child(void) HIDDEN; /* other threads' counts retire */
+
 /* ---- bootstrap.c: the pool serving allocations before dlsym works ---- */
 void *boot_alloc(size_t size, size_t align) HIDDEN;
-int boot_owns(const void *p) HIDDEN;
+#define BOOT_POOL (256 * 1024)
+extern unsigned char kh_boot_pool[BOOT_POOL] HIDDEN;
+static inline int boot_owns(const void *p)
+{
+	return (uintptr_t)p - (uintptr_t)kh_boot_pool < BOOT_POOL;
+}
 size_t boot_size(const void *p) HIDDEN;
 
 /* ---- hooks.c: the real functions ---- */
@@ -152,6 +248,12 @@ void stacks_reset(void) HIDDEN;       /* fork child with a new trace */
 void stacks_fork_lock(void) HIDDEN;
 void stacks_fork_unlock(void) HIDDEN;
 void stacks_clear_cache(void *cache) HIDDEN;
+/* agent mode: the node (parent, ip) as a root of stacks (a tag), made if
+ * needed; 0 when out of memory */
+uint32_t stacks_node(uint32_t parent, uint64_t ip) HIDDEN;
+/* agent mode: the parent and ip of node id; 0, or -1 for an unknown id.
+ * Safe from any thread: a node is readable once its id was handed out. */
+int stacks_lookup(uint32_t id, uint32_t *parent, uint64_t *ip) HIDDEN;
 #define STACK_CACHE_ENTRIES 1024
 struct stack_cache_entry { uint64_t ip; uint32_t parent, id; };
 
@@ -170,7 +272,21 @@ int liveset_insert(uintptr_t p, uint64_t size, uint32_t stack, uint32_t flags) H
 /* Remove p: 1 (and its flags, size, stack) when it was live, -1 when it
  * was freed before (double free), 0 when unknown. */
 int liveset_remove(uintptr_t p, uint32_t *flags, uint64_t *size, uint32_t *stack) HIDDEN;
-int liveset_maybe(uintptr_t p) HIDDEN;  /* sampled mode's filter: 0 means surely absent */
+/* Sampled mode's filter: 0 means p is surely not live. Its counters are
+ * indexed by address bits (64-byte granules, 64 MiB windows folded in), so
+ * the frees of a program's busy heap touch few cache lines (a byte per 64
+ * bytes of heap), not one random line each. */
+#define FILTER_BITS 20
+extern _Atomic uint8_t *kh_live_filter HIDDEN;
+static inline uint32_t liveset_filter_index(uintptr_t p)
+{
+	return (uint32_t)((p >> 6) ^ (p >> 26)) & ((1u << FILTER_BITS) - 1);
+}
+static inline int liveset_maybe(uintptr_t p)
+{
+	_Atomic uint8_t *f = kh_live_filter;
+	return !f || atomic_load_explicit(&f[liveset_filter_index(p)], memory_order_relaxed) != 0;
+}
 void liveset_init(void) HIDDEN;
 void liveset_fork_lock(void) HIDDEN;
 void liveset_fork_unlock(void) HIDDEN;

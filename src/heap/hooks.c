@@ -69,10 +69,9 @@ static inline int sampled_out(size_t size)
 	return 0;
 }
 
-static inline void after_alloc(int m, void *p, size_t size)
+/* libkiln-heap.so: what follows a tracked allocation. */
+static __attribute__((noinline)) void after_alloc_tracker(int m, void *p, size_t size)
 {
-	if (!p || m == PASS)
-		return;
 	int e = errno;
 	if (m == SILENT)
 		ev_silent_alloc(p, size);
@@ -81,7 +80,57 @@ static inline void after_alloc(int m, void *p, size_t size)
 	errno = e;
 }
 
-EXPORT void *malloc(size_t size)
+/* Agent mode: this thread's sampling point is reached (sample_left <= 0),
+ * as it is at a thread's first allocation. */
+static __attribute__((noinline)) void agent_point(void *p, size_t size)
+{
+	if (counters_point() < 0)
+		return; /* the thread has exited */
+	if (atomic_load_explicit(&kh_agent_nosample, memory_order_relaxed)) {
+		kh_self.sample_left = 64 << 20; /* look again later: the rate may change */
+		return;
+	}
+	/* a thread's first sampling point is a random distance from its
+	 * start, as Go's, not its first allocation */
+	if (!kh_self.rng && (kh_self.sample_left += kh_sample_interval()) > 0)
+		return;
+	kh_self.sample_left = kh_sample_interval();
+	int e = errno;
+	ev_alloc(p, size);
+	errno = e;
+}
+
+/* Agent mode counts calls, made or not (as Go's mallocs): the counters and
+ * the sampling countdown are settled before the real call, so malloc's
+ * common case ends in a tail call to the real function. */
+static inline int agent_count_alloc(size_t size)
+{
+	counters_alloc(size);
+	kh_self.sample_left -= (int64_t)size;
+	return kh_self.sample_left <= 0; /* a sampling point */
+}
+
+static inline __attribute__((always_inline)) void after_alloc(int m, void *p, size_t size)
+{
+	if (m == PASS)
+		return;
+	if (kh_agent) {
+		if (__builtin_expect(agent_count_alloc(size), 0) && p)
+			agent_point(p, size);
+		return;
+	}
+	if (p)
+		after_alloc_tracker(m, p, size);
+}
+
+/* Agent mode, tracking on, outside the tracker: the common case there,
+ * tested first so that malloc and free need little more than the real call. */
+static inline int agent_fast(void)
+{
+	return atomic_load_explicit(&kh_agent_on, memory_order_relaxed) && !kh_self.guard;
+}
+
+static __attribute__((noinline)) void *malloc_other(size_t size)
 {
 	int m = mode();
 	if (m == BOOT)
@@ -91,21 +140,76 @@ EXPORT void *malloc(size_t size)
 	return p;
 }
 
-EXPORT void free(void *p)
+/* Agent mode: an allocation at this thread's sampling point. */
+static __attribute__((noinline)) void *malloc_point(size_t size)
 {
-	if (!p || boot_owns(p))
-		return;
+	void *p = kh_real.malloc(size);
+	if (p)
+		agent_point(p, size);
+	return p;
+}
+
+EXPORT void *malloc(size_t size)
+{
+	if (!agent_fast())
+		return malloc_other(size); /* tail calls, all three */
+	if (__builtin_expect(agent_count_alloc(size), 0))
+		return malloc_point(size);
+	return kh_real.malloc(size);
+}
+
+/* The free of a pointer that may be tracked; out of line, so the fast
+ * paths of free() need no stack frame. */
+static __attribute__((noinline)) void free_tracked(void *p, int m)
+{
+	int e = errno;
+	struct live old;
+	if (ev_free_begin(p, m, &old))
+		ev_free_commit(p, &old);
+	errno = e;
+	kh_real.free(p);
+}
+
+static __attribute__((noinline)) void free_other(void *p)
+{
 	int m = mode();
 	if (m == BOOT)
 		return;
 	if (m != PASS) {
-		int e = errno;
-		struct live old;
-		if (ev_free_begin(p, m, &old))
-			ev_free_commit(p, &old);
-		errno = e;
+		free_tracked(p, m);
+		return;
 	}
 	kh_real.free(p);
+}
+
+/* Agent mode: a free whose thread's counters are not on the list. */
+static __attribute__((noinline)) void free_unlisted(void *p)
+{
+	counters_free_slow();
+	if (liveset_maybe((uintptr_t)p))
+		free_tracked(p, TRACK);
+	else
+		kh_real.free(p);
+}
+
+EXPORT void free(void *p)
+{
+	if (!p || boot_owns(p))
+		return;
+	/* tail calls, all four */
+	if (!agent_fast()) {
+		free_other(p);
+		return;
+	}
+	if (__builtin_expect(kh_self.count_state != KC_ON, 0)) {
+		free_unlisted(p);
+		return;
+	}
+	kh_self.counts.frees++;
+	if (liveset_maybe((uintptr_t)p))
+		free_tracked(p, TRACK);
+	else
+		kh_real.free(p); /* not a live sample: nothing to do */
 }
 
 EXPORT void *calloc(size_t n, size_t size)
@@ -164,6 +268,8 @@ static void *re(void *p, size_t n, size_t size)
 	errno = e;
 	void *q = kh_real.realloc(p, total);
 	e = errno;
+	if (kh_agent && p && (q || total == 0))
+		counters_free(); /* realloc counts as a free and an allocation */
 	if (had) {
 		if (q || total == 0)
 			ev_free_commit(p, &old);
@@ -171,7 +277,8 @@ static void *re(void *p, size_t n, size_t size)
 			ev_free_undo(p, &old);
 	}
 	errno = e;
-	after_alloc(m, q, total);
+	if (q || !p || total)
+		after_alloc(m, q, total); /* realloc(p, 0) that freed p allocated nothing */
 	return q;
 }
 
@@ -196,8 +303,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 		return 0;
 	}
 	int rc = kh_real.posix_memalign(out, align, size);
-	if (rc == 0)
-		after_alloc(m, *out, size);
+	after_alloc(m, rc == 0 ? *out : NULL, size);
 	return rc;
 }
 

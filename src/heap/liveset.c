@@ -34,10 +34,10 @@ struct shard {
 };
 
 static _Alignas(64) struct shard shards[SHARDS];
-/* sampled mode: counts of live sampled pointers by hash, so free() of an
- * unsampled pointer costs one load */
-#define FILTER_BITS 20
-static _Atomic uint8_t *filter;
+/* sampled mode: counts of live sampled pointers by address (heap.h's
+ * liveset_filter_index), so free() of an unsampled pointer costs one load */
+_Atomic uint8_t *kh_live_filter;
+#define filter kh_live_filter
 
 static inline uint64_t hp(uintptr_t p)
 {
@@ -94,22 +94,15 @@ static int grow(struct shard *s)
 	return 0;
 }
 
-static inline void filter_add(uint64_t h, int d)
+static inline void filter_add(uintptr_t p, int d)
 {
 	if (!filter)
 		return;
-	_Atomic uint8_t *c = &filter[h >> (64 - FILTER_BITS)];
+	_Atomic uint8_t *c = &filter[liveset_filter_index(p)];
 	uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
 	if (v == 255)
 		return; /* saturated: sticky */
 	atomic_fetch_add_explicit(c, (uint8_t)d, memory_order_relaxed);
-}
-
-int liveset_maybe(uintptr_t p)
-{
-	if (!filter)
-		return 1;
-	return atomic_load_explicit(&filter[hp(p) >> (64 - FILTER_BITS)], memory_order_relaxed) != 0;
 }
 
 int liveset_insert(uintptr_t p, uint64_t size, uint32_t stack, uint32_t flags)
@@ -148,7 +141,7 @@ int liveset_insert(uintptr_t p, uint64_t size, uint32_t stack, uint32_t flags)
 	at->stack = stack;
 	at->flags = flags;
 	if (!(flags & LIVE_SILENT))
-		filter_add(h, 1);
+		filter_add(p, 1);
 out:
 	spin_unlock(&s->lock);
 	kh_self.in_liveset--;
@@ -179,7 +172,7 @@ int liveset_remove(uintptr_t p, uint32_t *flags, uint64_t *size, uint32_t *stack
 			e->flags |= F_FREED;
 			s->count--;
 			if (!(*flags & LIVE_SILENT))
-				filter_add(h, -1);
+				filter_add(p, -1);
 			rc = 1;
 			break;
 		}

@@ -3,7 +3,9 @@
  * pointers unwinds correctly). The trie is 64 shards under their own
  * spinlocks, fronted by a 1024-entry direct-mapped cache per thread.
  * Invariant: a node's HT_STACK record is appended to the meta stream before
- * the node is visible in the table, so it precedes every use in the file. */
+ * the node is visible in the table, so it precedes every use in the file.
+ * In agent mode there is no file: nodes are also kept by id (stacks_lookup)
+ * for the agent to read, and a thread's stacks start at its tag's node. */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 #include <string.h>
@@ -29,6 +31,51 @@ struct sshard {
 
 static _Alignas(64) struct sshard shards[SSHARDS];
 static _Atomic uint32_t next_id = 1;
+
+/* agent mode: nodes by id, in chunks mapped on first use (never freed) */
+#define ID_CHUNK 4096
+#define ID_CHUNKS 4096 /* 16M nodes */
+struct idnode {
+	_Atomic uint64_t ip; /* 0: not written yet */
+	uint32_t parent;
+};
+static _Atomic(struct idnode *) by_id[ID_CHUNKS];
+
+static void id_put(uint32_t id, uint32_t parent, uint64_t ip)
+{
+	if (id / ID_CHUNK >= ID_CHUNKS)
+		return;
+	_Atomic(struct idnode *) *slot = &by_id[id / ID_CHUNK];
+	struct idnode *c = atomic_load_explicit(slot, memory_order_acquire);
+	if (!c) {
+		struct idnode *n = heap_map(ID_CHUNK * sizeof *n), *none = NULL;
+		if (!n)
+			return;
+		if (atomic_compare_exchange_strong(slot, &none, n))
+			c = n;
+		else {
+			heap_unmap(n, ID_CHUNK * sizeof *n);
+			c = none;
+		}
+	}
+	c[id % ID_CHUNK].parent = parent;
+	atomic_store_explicit(&c[id % ID_CHUNK].ip, ip, memory_order_release);
+}
+
+int stacks_lookup(uint32_t id, uint32_t *parent, uint64_t *ip)
+{
+	if (!id || id / ID_CHUNK >= ID_CHUNKS)
+		return -1;
+	struct idnode *c = atomic_load_explicit(&by_id[id / ID_CHUNK], memory_order_acquire);
+	if (!c)
+		return -1;
+	uint64_t v = atomic_load_explicit(&c[id % ID_CHUNK].ip, memory_order_acquire);
+	if (!v)
+		return -1;
+	*parent = c[id % ID_CHUNK].parent;
+	*ip = v;
+	return 0;
+}
 
 static inline uint64_t hnode(uint32_t parent, uint64_t ip)
 {
@@ -78,6 +125,8 @@ static uint32_t node(uint32_t parent, uint64_t ip, uint64_t h, int *is_new)
 			w = put_v(w, parent);
 			w = put_v(w, ip);
 			meta_append(rec, (size_t)(w - rec));
+			if (kh_agent)
+				id_put(id, parent, ip);
 			e->ip = ip;
 			e->parent = parent;
 			e->id = id;
@@ -99,7 +148,7 @@ uint32_t stacks_capture(void)
 	while (first < n && modules_self((uint64_t)(uintptr_t)ips[first]))
 		first++; /* the tracker's own frames */
 	struct stack_cache_entry *cache = buffer_stack_cache();
-	uint32_t id = 0;
+	uint32_t id = kh_self.tag_root; /* 0 but in agent mode under a tag */
 	int unknown = 0;
 	for (int i = n - 1; i >= first; i--) { /* root first */
 		uint64_t ip = (uint64_t)(uintptr_t)ips[i];
@@ -127,6 +176,12 @@ uint32_t stacks_capture(void)
 	if (unknown)
 		modules_scan(); /* a dlopen'ed library, say; no lock is held here */
 	return id;
+}
+
+uint32_t stacks_node(uint32_t parent, uint64_t ip)
+{
+	int is_new = 0;
+	return node(parent, ip, hnode(parent, ip), &is_new);
 }
 
 /* libunwind's default cache is global and locked: two threads unwinding
