@@ -189,7 +189,7 @@ void leakscan_run(void) HIDDEN; /* at exit, guard set, before HT_END: HT_LEAK re
 /* At the very end of exit, guard not set, before leakscan_run: when the leak
  * scan is on and the caller is the last host thread, frees what libstdc++
  * (__gnu_cxx::__freeres) and glibc (__libc_freeres) keep until exit, as
- * valgrind does; KILN_HEAP_FREERES=0 turns it off. */
+ * valgrind does; KILN_HEAP_FREERES=0 and KILN_HEAP_CXX_FREERES=0 turn them off. */
 void leakscan_freeres(void) HIDDEN;
 void leakscan_note_map(void *p, size_t len) HIDDEN;   /* heap_map's ranges are never roots */
 void leakscan_note_unmap(void *p, size_t len) HIDDEN;

@@ -835,7 +835,7 @@ out:
 }
 
 /* ---- what the C runtime keeps until exit ---- */
-static int freeres_off; /* KILN_HEAP_FREERES=0 */
+static int libc_freeres_off, cxx_freeres_off; /* KILN_HEAP_FREERES=0, KILN_HEAP_CXX_FREERES=0 */
 
 /* 1 when no host thread but the caller is left: the one other task allowed
  * is the tracker's flush thread, which blocks every signal (a host thread
@@ -885,7 +885,7 @@ static int find_cxx(struct dl_phdr_info *info, size_t size, void *arg)
 
 void leakscan_freeres(void)
 {
-	if (!kh_leakcheck || kh_sample_bytes || freeres_off || !alone())
+	if (!kh_leakcheck || kh_sample_bytes || (libc_freeres_off && cxx_freeres_off) || !alone())
 		return;
 	freeres_fn cxx = NULL, libc = NULL;
 	kh_self.guard++; /* dlsym's and dlopen's own allocations are not the host's */
@@ -895,16 +895,17 @@ void leakscan_freeres(void)
 	*(void **)&libc = dlsym(RTLD_DEFAULT, "__libc_freeres");
 	kh_self.guard--;
 	/* libstdc++ first: its pool's free goes through libc */
-	if (cxx)
+	if (cxx && !cxx_freeres_off)
 		cxx();
-	if (libc)
+	if (libc && !libc_freeres_off)
 		libc();
 }
 
 void leakscan_init(void)
 {
-	const char *fr = getenv("KILN_HEAP_FREERES");
-	freeres_off = fr && *fr == '0';
+	const char *fr = getenv("KILN_HEAP_FREERES"), *cfr = getenv("KILN_HEAP_CXX_FREERES");
+	libc_freeres_off = fr && *fr == '0';
+	cxx_freeres_off = cfr && *cfr == '0';
 	const char *t = getenv("KILN_HEAP_LEAKCHECK_TIME");
 	show_time = t && *t == '1';
 	*(void **)&usable_size = dlsym(RTLD_NEXT, "malloc_usable_size");
