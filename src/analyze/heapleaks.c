@@ -76,6 +76,7 @@ void heapleaks_compute(struct heapleaks *l, const struct heapstats *h, const str
 	l->classified = h->have_leaks || h->live_count == 0;
 	l->site_supp = xcalloc(h->nsites + 1, 1);
 	size_t nrules = suppress_count(supp);
+	unsigned kinds = suppress_kinds(supp); /* stacks of other kinds are not symbolized */
 	l->use = xcalloc(nrules + 1, sizeof(*l->use));
 	struct suppress_frame *fr = nrules ? xmalloc(MAX_LEAK_FRAMES * sizeof(*fr)) : NULL;
 	for (size_t i = 0; i < h->nsites; i++) {
@@ -87,7 +88,7 @@ void heapleaks_compute(struct heapleaks *l, const struct heapstats *h, const str
 			if (!c)
 				continue;
 			long r = -1;
-			if (nrules) {
+			if (kinds & (1u << k)) {
 				if (!framed)
 					nf = heapleaks_frames(shown, raw, h, s->stack_id, fr, MAX_LEAK_FRAMES);
 				framed = true;

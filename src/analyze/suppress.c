@@ -78,6 +78,14 @@ void suppress_get(const struct suppress *s, size_t i, struct suppress_info *out)
 	*out = (struct suppress_info){r->name, r->source, r->line, r->kinds, r->format};
 }
 
+unsigned suppress_kinds(const struct suppress *s)
+{
+	unsigned m = 0;
+	for (size_t i = 0; s && i < s->nrules; i++)
+		m |= s->rules[i].kinds;
+	return m;
+}
+
 /* ---- wildcards ------------------------------------------------------------ */
 
 bool suppress_glob(const char *p, const char *s)

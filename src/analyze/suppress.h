@@ -61,6 +61,8 @@ struct suppress_info {
 	enum suppress_format format;
 };
 void suppress_get(const struct suppress *s, size_t i, struct suppress_info *out);
+/* The kinds any rule matches (a mask of 1 << kind; 0 for NULL). */
+unsigned suppress_kinds(const struct suppress *s);
 
 /* The index of the first rule that suppresses a leak of kind (HT_LEAK_*)
  * with stack frames[0..n) (see struct suppress_frame), or -1. Memcheck's

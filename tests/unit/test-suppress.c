@@ -326,6 +326,8 @@ static void test_first_rule_wins(void **state)
 	assert_int_equal(suppress_count(s), 3);
 	assert_int_equal(suppress_match(s, 7, fr, 1), -1);
 	assert_int_equal(suppress_match(NULL, DEF, fr, 1), -1);
+	assert_int_equal(suppress_kinds(s), SUPPRESS_ALL_KINDS);
+	assert_int_equal(suppress_kinds(NULL), 0);
 	suppress_free(s);
 }
 
@@ -376,6 +378,8 @@ static void test_default_rules(void **state)
 		fail_msg("default.supp line %lu: %s", d.line, d.msg);
 	assert_int_equal(f, SUPPRESS_MEMCHECK);
 	assert_true(suppress_count(s) >= 10);
+	/* they never suppress a lost block: its stack need not even be symbolized */
+	assert_int_equal(suppress_kinds(s), 1u << POS | 1u << REACH);
 	const char *ld = "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2";
 	const char *libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
 	/* a running thread's DTV, with and without libc's debug information */
