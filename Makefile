@@ -33,6 +33,10 @@ GEN_HDRS := $(GEN_SRCS:.c=.h)
 # library as C strings by scripts/embed (rule below, next to protoc-c's).
 FLAME_ASSETS := src/render/flame.js src/render/flame.css
 GEN_SRCS += $(GEN)/flame-assets.c
+# analyze/suppress: kiln heap's default leak suppressions, compiled in the
+# same way (and installed as share/kiln/default.supp for reading).
+DEFAULT_SUPP := src/analyze/default.supp
+GEN_SRCS += $(GEN)/default-supp.c
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/obj/%.o) $(GEN_SRCS:$(GEN)/%.c=$(OUT)/obj/gen/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(OUT)/obj/%.o)
@@ -64,6 +68,10 @@ $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: src/format/%.proto
 $(GEN)/flame-assets.c: $(FLAME_ASSETS) scripts/embed
 	@mkdir -p $(GEN)
 	scripts/embed $@ flame_js src/render/flame.js flame_css src/render/flame.css
+
+$(GEN)/default-supp.c: $(DEFAULT_SUPP) scripts/embed
+	@mkdir -p $(GEN)
+	scripts/embed $@ suppress_default $(DEFAULT_SUPP)
 
 # Generated sources are kept between runs (not make's intermediates).
 .SECONDARY: $(GEN_SRCS) $(GEN_HDRS)
@@ -218,12 +226,13 @@ lint:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/doc/kiln \
-	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/include/kiln
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/kiln $(DESTDIR)$(PREFIX)/include/kiln
 	install -m 644 include/kiln/kiln.h $(DESTDIR)$(PREFIX)/include/kiln/kiln.h
 	install -m 755 $(KILN) $(DESTDIR)$(PREFIX)/bin/kiln
 	for l in $(wildcard $(OUT)/libkiln*.so); do install -m 755 $$l $(DESTDIR)$(PREFIX)/lib/; done
 	install -m 644 README.md ARCHITECTURE.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/kiln/
 	install -m 644 docs/kiln.1 $(DESTDIR)$(PREFIX)/share/man/man1/kiln.1
+	install -m 644 $(DEFAULT_SUPP) $(DESTDIR)$(PREFIX)/share/kiln/default.supp
 
 clean:
 	rm -rf build

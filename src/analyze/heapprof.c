@@ -30,9 +30,9 @@ struct heapsym {
 	size_t nframes, frames_cap;
 };
 
-struct heapsym *heapsym_new(const struct heapstats *h, int *err)
+static struct heapsym *sym_new(const struct heapstats *h, bool raw, int *err)
 {
-	struct symbolizer_options so = {.no_kernel = true};
+	struct symbolizer_options so = {.no_kernel = true, .no_demangle = raw};
 	struct symbolizer *s = symbolizer_new(&so, err);
 	if (!s)
 		return NULL;
@@ -47,6 +47,16 @@ struct heapsym *heapsym_new(const struct heapstats *h, int *err)
 				m->build_id, m->build_id_len, true);
 	}
 	return hs;
+}
+
+struct heapsym *heapsym_new(const struct heapstats *h, int *err)
+{
+	return sym_new(h, false, err);
+}
+
+struct heapsym *heapsym_new_raw(const struct heapstats *h, int *err)
+{
+	return sym_new(h, true, err);
 }
 
 void heapsym_free(struct heapsym *hs)
@@ -109,7 +119,7 @@ static struct hs_entry *resolve(struct heapsym *hs, uint64_t ip)
 	} else {
 		int n = snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)ip);
 		hs->frames = xgrow(hs->frames, sizeof(*hs->frames), hs->nframes + 1, &hs->frames_cap);
-		hs->frames[hs->nframes++] = (struct heapframe){arena_memdup(&hs->names, buf, (size_t)n), NULL, 0};
+		hs->frames[hs->nframes++] = (struct heapframe){arena_memdup(&hs->names, buf, (size_t)n), NULL, 0, NULL};
 		e->nframes = 1;
 	}
 	return e;
@@ -128,8 +138,10 @@ size_t heapsym_stack(struct heapsym *hs, const struct heapstats *h, uint64_t sta
 		if (leading && e->tracker)
 			continue;
 		leading = false;
-		for (uint32_t j = 0; j < e->nframes && k < max; j++)
-			frames[k++] = hs->frames[e->frame_off + j];
+		for (uint32_t j = 0; j < e->nframes && k < max; j++) {
+			frames[k] = hs->frames[e->frame_off + j];
+			frames[k++].module = e->module;
+		}
 	}
 	return k;
 }

@@ -17,12 +17,16 @@ struct heapsym;
 
 /* Returns a symbolizer loaded with h's modules, or NULL with *err set. */
 struct heapsym *heapsym_new(const struct heapstats *h, int *err);
+/* The same, keeping names as the symbol tables spell them (C++ mangled),
+ * as memcheck's suppressions match them. */
+struct heapsym *heapsym_new_raw(const struct heapstats *h, int *err);
 void heapsym_free(struct heapsym *hs); /* accepts NULL */
 
 struct heapframe {
 	const char *name; /* function, "[module]" or "0x..."; never NULL */
 	const char *file; /* NULL when unknown */
 	int line;
+	const char *module; /* the mapped file's path; NULL when unknown */
 };
 
 /* Fills up to max frames of stack_id, leaf first, inlined frames expanded,

@@ -6,7 +6,6 @@
  * --error-exitcode applies. */
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -17,12 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "analyze/heapleaks.h"
 #include "analyze/heapprof.h"
 #include "analyze/heapstats.h"
 #include "base/error.h"
 #include "base/strbuf.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
+#include "cli/heap-leaks.h"
 #include "format/heaptrace.h"
 #include "format/pprof.h"
 #include "render/heapchart.h"
@@ -50,8 +51,14 @@ static const char usage[] =
 	"  --show-leak-kinds=LIST    with full: definite,indirect,possible,reachable or\n"
 	"                            all (default definite,possible)\n"
 	"  --error-exitcode=N        exit with N when leaks (definite or possible) are found\n"
-	"  --suppressions FILE       leak suppressions: one rule a line, a function name\n"
-	"                            or glob matched against every frame of a leak's stack\n"
+	"  --suppressions FILE       leak suppressions (repeatable): valgrind memcheck's\n"
+	"                            .supp format, or one rule a line (a function name or\n"
+	"                            glob matched against every frame of a leak's stack)\n"
+	"  --no-default-suppressions do not apply kiln's rules for the C runtime's blocks\n"
+	"  --gen-suppressions=all    with full: a memcheck suppression after each record\n"
+	"  --run-libc-freeres=no     do not free glibc's memory at exit (no other thread\n"
+	"                            running: yes by default)\n"
+	"  --run-cxx-freeres=no      do not free libstdc++'s emergency pool at exit\n"
 	"  --follow-children         trace children too (KILN_HEAP_FOLLOW=1)\n"
 	"  --mmap                    trace anonymous mmap/munmap too\n"
 	"  --top N                   rows in each top table (default 10)\n"
@@ -62,17 +69,17 @@ static const char usage[] =
 
 enum {
 	OPT_PPROF = 256, OPT_SVG, OPT_JSON, OPT_INUSE, OPT_LEAK_CHECK, OPT_SHOW_KINDS, OPT_ERROR_EXIT,
-	OPT_SUPP, OPT_FOLLOW, OPT_MMAP, OPT_TOP,
+	OPT_SUPP, OPT_FOLLOW, OPT_MMAP, OPT_TOP, OPT_NO_DEFAULT_SUPP, OPT_GEN_SUPP, OPT_LIBC_FREERES,
+	OPT_CXX_FREERES,
 };
 
 struct heapopts {
-	const char *output, *pprof, *svg, *json, *supp;
-	bool inuse_exit, full, follow, mmap, no_scan;
-	unsigned kinds; /* 1 << HT_LEAK_* */
+	const char *output, *pprof, *svg, *json;
+	bool inuse_exit, follow, mmap, no_scan, no_libc_freeres, no_cxx_freeres;
+	struct heapleak_opts leak;
+	struct suppress *supp;
 	int error_exitcode; /* -1: none */
 	long top;
-	char **rules;
-	size_t nrules;
 };
 
 /* ---- formatting -------------------------------------------------------- */
@@ -136,144 +143,6 @@ static void site_text(struct strbuf *sb, struct heapsym *hs, const struct heapst
 			strbuf_addf(sb, " (%s:%d)", b ? b + 1 : fr[i].file, fr[i].line);
 		}
 	}
-}
-
-/* ---- suppressions ---------------------------------------------------------- */
-
-static int load_supp(struct heapopts *o)
-{
-	FILE *f = fopen(o->supp, "r");
-	if (!f)
-		return cli_error("cannot open '%s': %s", o->supp, strerror(errno));
-	char line[4096];
-	size_t cap = 0;
-	while (fgets(line, sizeof(line), f)) {
-		char *s = line, *e;
-		while (*s == ' ' || *s == '\t')
-			s++;
-		e = s + strlen(s);
-		while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
-			*--e = 0;
-		if (!*s || *s == '#')
-			continue;
-		o->rules = xgrow(o->rules, sizeof(*o->rules), o->nrules + 1, &cap);
-		o->rules[o->nrules++] = xstrdup(s);
-	}
-	fclose(f);
-	return 0;
-}
-
-static bool suppressed(const struct heapopts *o, struct heapsym *hs, const struct heapstats *h, uint64_t stack_id)
-{
-	if (!o->nrules || !hs)
-		return false;
-	struct heapframe fr[128];
-	size_t n = heapsym_stack(hs, h, stack_id, fr, 128);
-	for (size_t i = 0; i < n; i++)
-		for (size_t r = 0; r < o->nrules; r++)
-			if (fnmatch(o->rules[r], fr[i].name, 0) == 0)
-				return true;
-	return false;
-}
-
-/* ---- the report ------------------------------------------------------------ */
-
-static const char *const kind_words[4] = {"still reachable", "possibly lost", "indirectly lost",
-					  "definitely lost"};
-
-struct leaktotals {
-	uint64_t count[4], bytes[4];
-	uint64_t supp_count, supp_bytes;
-	bool *site_supp;
-};
-
-static void leak_totals(const struct heapopts *o, struct heapsym *hs, const struct heapstats *h,
-			struct leaktotals *lt)
-{
-	memset(lt, 0, sizeof(*lt));
-	lt->site_supp = xcalloc(h->nsites + 1, sizeof(bool));
-	for (size_t i = 0; i < h->nsites; i++) {
-		const struct heapsite *s = &h->sites[i];
-		bool any = h->have_leaks ? (s->leak_count[0] | s->leak_count[1] | s->leak_count[2] | s->leak_count[3])
-					 : s->live_count;
-		if (!any)
-			continue;
-		bool sup = suppressed(o, hs, h, s->stack_id);
-		lt->site_supp[i] = sup;
-		for (int k = 0; k < 4; k++) {
-			uint64_t c = h->have_leaks ? s->leak_count[k] : (k == HT_LEAK_DEFINITELY ? s->live_count : 0);
-			uint64_t b = h->have_leaks ? s->leak_bytes[k] : (k == HT_LEAK_DEFINITELY ? s->live_bytes : 0);
-			if (sup) {
-				lt->supp_count += c;
-				lt->supp_bytes += b;
-			} else {
-				lt->count[k] += c;
-				lt->bytes[k] += b;
-			}
-		}
-	}
-}
-
-static void print_leaks(FILE *f, const struct heapopts *o, struct heapsym *hs, const struct heapstats *h,
-			const struct leaktotals *lt)
-{
-	char b1[32], b2[32];
-	struct strbuf sb = STRBUF_INIT;
-	if (o->full) {
-		size_t n, shown = 0;
-		size_t *idx = heapstats_sorted(h, HEAPSTATS_BY_LEAKED, &n);
-		/* every site with leaks of a shown kind, by bytes */
-		for (int pass = 0; pass < 2; pass++) {
-			for (size_t j = 0; j < (pass ? h->nsites : n); j++) {
-				size_t i = pass ? j : idx[j];
-				const struct heapsite *s = &h->sites[i];
-				if (lt->site_supp[i])
-					continue;
-				for (int k = 3; k >= 0; k--) {
-					uint64_t c = h->have_leaks ? s->leak_count[k] : (k == 3 ? s->live_count : 0);
-					uint64_t b = h->have_leaks ? s->leak_bytes[k] : (k == 3 ? s->live_bytes : 0);
-					if (!c || !(o->kinds & (1u << k)))
-						continue;
-					/* pass 0: leaked kinds in order; pass 1: reachable only */
-					if ((pass == 0) != (k != HT_LEAK_REACHABLE))
-						continue;
-					shown++;
-					fprintf(f, "%s bytes in %s blocks are %s%s\n", commas(b, b1), commas(c, b2),
-						h->have_leaks ? kind_words[k] : "not freed at exit",
-						h->have_leaks ? "" : "");
-					struct heapframe fr[64];
-					size_t nf = hs ? heapsym_stack(hs, h, s->stack_id, fr, 64) : 0;
-					for (size_t x = 0; x < nf; x++) {
-						fprintf(f, "   %s %s", x ? "by" : "at", fr[x].name);
-						if (fr[x].file)
-							fprintf(f, " (%s:%d)", fr[x].file, fr[x].line);
-						fputc('\n', f);
-					}
-					fputc('\n', f);
-				}
-			}
-		}
-		(void)shown;
-		free(idx);
-	}
-	fputs("LEAK SUMMARY:\n", f);
-	if (h->have_leaks) {
-		static const int order[4] = {HT_LEAK_DEFINITELY, HT_LEAK_INDIRECTLY, HT_LEAK_POSSIBLY,
-					     HT_LEAK_REACHABLE};
-		for (int i = 0; i < 4; i++) {
-			int k = order[i];
-			fprintf(f, "   %*s: %s bytes in %s blocks\n", 15, kind_words[k], commas(lt->bytes[k], b1),
-				commas(lt->count[k], b2));
-		}
-	} else {
-		fprintf(f, "   not freed at exit: %s bytes in %s blocks\n", commas(lt->bytes[3], b1),
-			commas(lt->count[3], b2));
-		fputs("   (the trace has no leak scan, so these are not split into memcheck's kinds)\n", f);
-	}
-	if (o->nrules)
-		fprintf(f, "        suppressed: %s bytes in %s blocks\n", commas(lt->supp_bytes, b1),
-			commas(lt->supp_count, b2));
-	strbuf_release(&sb);
 }
 
 static void print_top(FILE *f, const char *title, struct heapsym *hs, const struct heapstats *h,
@@ -466,7 +335,7 @@ static void json_site(struct strbuf *sb, struct heapsym *hs, const struct heapst
 }
 
 static int write_json(const struct heapopts *o, struct heapsym *hs, const struct heapstats *h,
-		      const struct leaktotals *lt)
+		      const struct heapleaks *lt)
 {
 	struct strbuf sb = STRBUF_INIT;
 	strbuf_addf(&sb,
@@ -478,12 +347,8 @@ static int write_json(const struct heapopts *o, struct heapsym *hs, const struct
 		    (unsigned long long)h->peak_count, (unsigned long long)h->peak_time,
 		    (unsigned long long)h->live_bytes, (unsigned long long)h->live_count,
 		    (unsigned long long)h->rss_max, h->read.ends_early ? "true" : "false");
-	strbuf_addf(&sb, "\"leaks\":{\"scanned\":%s,\"definitely_lost\":[%llu,%llu],\"indirectly_lost\":[%llu,%llu],"
-			 "\"possibly_lost\":[%llu,%llu],\"still_reachable\":[%llu,%llu],\"suppressed\":[%llu,%llu]},",
-		    h->have_leaks ? "true" : "false", (unsigned long long)lt->bytes[3], (unsigned long long)lt->count[3],
-		    (unsigned long long)lt->bytes[2], (unsigned long long)lt->count[2], (unsigned long long)lt->bytes[1],
-		    (unsigned long long)lt->count[1], (unsigned long long)lt->bytes[0], (unsigned long long)lt->count[0],
-		    (unsigned long long)lt->supp_bytes, (unsigned long long)lt->supp_count);
+	heapleak_json(&sb, o->supp, h, lt);
+	strbuf_addch(&sb, ',');
 	strbuf_adds(&sb, "\"sizes\":{");
 	for (int i = 0; i < HEAPSTATS_NBUCKETS; i++) {
 		static const char *const nm[] = {"tiny", "small", "medium", "large", "huge"};
@@ -536,14 +401,14 @@ static int analyse(const struct heapopts *o, const char *trace, const char *what
 	struct heapsym *hs = heapsym_new(&h, &serr);
 	if (!hs)
 		cli_warn("cannot start the symbolizer: %s", kiln_strerror(serr));
-	struct leaktotals lt;
-	leak_totals(o, hs, &h, &lt);
-	*leaks_found = lt.count[HT_LEAK_DEFINITELY] || lt.count[HT_LEAK_POSSIBLY] ||
-		       (h.have_leaks && lt.count[HT_LEAK_INDIRECTLY] && 0);
+	struct heapsym *raw = NULL; /* mangled names, for memcheck's rules: made when needed */
+	struct heapleaks lt;
+	heapleaks_compute(&lt, &h, o->supp, hs, &raw);
+	*leaks_found = lt.count[HT_LEAK_DEFINITELY] || lt.count[HT_LEAK_POSSIBLY];
 	if (!cli_quiet)
 		print_report(stderr, o, hs, &h, what);
 	if (!cli_quiet || *leaks_found)
-		print_leaks(stderr, o, hs, &h, &lt);
+		heapleak_print(stderr, &o->leak, hs, &raw, &h, &lt);
 	int rc = EXIT_OK;
 	if (o->pprof && write_pprof(o, hs, &h))
 		rc = EXIT_FAIL;
@@ -551,7 +416,8 @@ static int analyse(const struct heapopts *o, const char *trace, const char *what
 		rc = EXIT_FAIL;
 	if (o->json && write_json(o, hs, &h, &lt))
 		rc = EXIT_FAIL;
-	free(lt.site_supp);
+	heapleaks_release(&lt);
+	heapsym_free(raw);
 	heapsym_free(hs);
 	heapstats_release(&h);
 	return rc;
@@ -690,6 +556,10 @@ static int run_command(const struct heapopts *o, char **cmd, int *exit_code, cha
 		if (o->mmap)
 			setenv("KILN_HEAP_MMAP", "1", 1);
 		setenv("KILN_HEAP_LEAKCHECK", o->no_scan ? "0" : "1", 1);
+		if (o->no_libc_freeres)
+			setenv("KILN_HEAP_FREERES", "0", 1);
+		if (o->no_cxx_freeres)
+			setenv("KILN_HEAP_CXX_FREERES", "0", 1);
 		execvp(cmd[0], cmd);
 		int e = errno;
 		if (write(pfd[1], &e, sizeof(e)) < 0)
@@ -742,14 +612,20 @@ static int run(int argc, char **argv)
 		{"show-leak-kinds", required_argument, NULL, OPT_SHOW_KINDS},
 		{"error-exitcode", required_argument, NULL, OPT_ERROR_EXIT},
 		{"suppressions", required_argument, NULL, OPT_SUPP},
+		{"no-default-suppressions", no_argument, NULL, OPT_NO_DEFAULT_SUPP},
+		{"gen-suppressions", required_argument, NULL, OPT_GEN_SUPP},
+		{"run-libc-freeres", required_argument, NULL, OPT_LIBC_FREERES},
+		{"run-cxx-freeres", required_argument, NULL, OPT_CXX_FREERES},
 		{"follow-children", no_argument, NULL, OPT_FOLLOW},
 		{"mmap", no_argument, NULL, OPT_MMAP},
 		{"top", required_argument, NULL, OPT_TOP},
 		{"quiet", no_argument, NULL, 'q'},
 		{NULL, 0, NULL, 0},
 	};
-	struct heapopts o = {.kinds = 1u << HT_LEAK_DEFINITELY | 1u << HT_LEAK_POSSIBLY, .error_exitcode = -1,
+	struct heapopts o = {.leak.kinds = 1u << HT_LEAK_DEFINITELY | 1u << HT_LEAK_POSSIBLY, .error_exitcode = -1,
 			     .top = 10};
+	const char *supp_files[64];
+	o.leak.files = supp_files;
 	int opt;
 	optind = 1;
 	bool report = argc > 1 && !strcmp(argv[1], "report");
@@ -774,30 +650,30 @@ static int run(int argc, char **argv)
 			break;
 		case OPT_LEAK_CHECK:
 			if (!strcmp(optarg, "summary"))
-				o.full = false;
+				o.leak.full = false;
 			else if (!strcmp(optarg, "full"))
-				o.full = true;
+				o.leak.full = true;
 			else if (!strcmp(optarg, "no"))
 				o.no_scan = true;
 			else
 				return cli_usage_error(&cmd_heap, "--leak-check takes summary, full or no");
 			break;
 		case OPT_SHOW_KINDS: {
-			o.kinds = 0;
+			o.leak.kinds = 0;
 			char *list = xstrdup(optarg), *save = NULL;
 			for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 				if (!strcmp(t, "all"))
-					o.kinds |= 15;
+					o.leak.kinds |= 15;
 				else if (!strcmp(t, "none"))
 					;
 				else if (!strcmp(t, "definite"))
-					o.kinds |= 1u << HT_LEAK_DEFINITELY;
+					o.leak.kinds |= 1u << HT_LEAK_DEFINITELY;
 				else if (!strcmp(t, "indirect"))
-					o.kinds |= 1u << HT_LEAK_INDIRECTLY;
+					o.leak.kinds |= 1u << HT_LEAK_INDIRECTLY;
 				else if (!strcmp(t, "possible"))
-					o.kinds |= 1u << HT_LEAK_POSSIBLY;
+					o.leak.kinds |= 1u << HT_LEAK_POSSIBLY;
 				else if (!strcmp(t, "reachable"))
-					o.kinds |= 1u << HT_LEAK_REACHABLE;
+					o.leak.kinds |= 1u << HT_LEAK_REACHABLE;
 				else {
 					free(list);
 					return cli_usage_error(&cmd_heap, "unknown leak kind '%s'", t);
@@ -813,7 +689,32 @@ static int run(int argc, char **argv)
 			o.error_exitcode = (int)v;
 			break;
 		}
-		case OPT_SUPP: o.supp = optarg; break;
+		case OPT_SUPP:
+			if (o.leak.nfiles == sizeof(supp_files) / sizeof(*supp_files))
+				return cli_usage_error(&cmd_heap, "too many --suppressions files");
+			supp_files[o.leak.nfiles++] = optarg;
+			break;
+		case OPT_NO_DEFAULT_SUPP: o.leak.no_default = true; break;
+		case OPT_GEN_SUPP:
+			if (!strcmp(optarg, "all") || !strcmp(optarg, "yes"))
+				o.leak.gen_supp = true;
+			else if (!strcmp(optarg, "no"))
+				o.leak.gen_supp = false;
+			else
+				return cli_usage_error(&cmd_heap, "--gen-suppressions takes all, yes or no");
+			break;
+		case OPT_LIBC_FREERES:
+		case OPT_CXX_FREERES: {
+			bool *no = opt == OPT_LIBC_FREERES ? &o.no_libc_freeres : &o.no_cxx_freeres;
+			if (!strcmp(optarg, "yes"))
+				*no = false;
+			else if (!strcmp(optarg, "no"))
+				*no = true;
+			else
+				return cli_usage_error(&cmd_heap, "--%s takes yes or no",
+						       opt == OPT_LIBC_FREERES ? "run-libc-freeres" : "run-cxx-freeres");
+			break;
+		}
 		case OPT_FOLLOW: o.follow = true; break;
 		case OPT_MMAP: o.mmap = true; break;
 		case OPT_TOP: {
@@ -828,7 +729,7 @@ static int run(int argc, char **argv)
 		}
 	}
 	int rc = EXIT_OK;
-	if (o.supp && load_supp(&o))
+	if (heapleak_load(&o.leak, &o.supp))
 		return EXIT_FAIL;
 	bool leaks = false;
 	if (report) {
@@ -858,9 +759,7 @@ static int run(int argc, char **argv)
 		}
 		free(trace);
 	}
-	for (size_t i = 0; i < o.nrules; i++)
-		free(o.rules[i]);
-	free(o.rules);
+	suppress_free(o.supp);
 	return rc;
 }
 

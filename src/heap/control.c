@@ -223,11 +223,62 @@ void kh_finish(int how, int status)
 	errno = e;
 }
 
-/* Exit: the destructor of a preloaded library runs after the program's own
- * atexit handlers and destructors, so their frees are in the trace. */
+/* Exit. The very end, as valgrind's: kh_at_end is the first exit handler
+ * registered in the process (registered from the first __cxa_atexit call,
+ * a library constructor's as a rule, or else from __libc_start_main before
+ * it registers the loader's fini), so it runs last: after every other
+ * atexit handler and every library's destructor (libstdc++'s and libc's
+ * included), and after glibc has freed the exit handler lists it allocated;
+ * only stdio's last flush (__libc_atexit) follows. There the C runtime's
+ * own blocks may be freed (leakscan_freeres), then the leak scan and
+ * HT_END. Without that handler the tracker's destructor ends the trace. */
+static _Atomic int end_handler; /* 0 none, 1 registering, 2 registered */
+static int (*real_cxa_atexit)(void (*)(void *), void *, void *);
+
+static void kh_at_end(void *arg)
+{
+	(void)arg;
+	if (atomic_load(&kh_state) != KH_ON || kh_agent)
+		return; /* the agent never frees the C runtime's memory nor scans */
+	int e = errno;
+	leakscan_freeres();
+	errno = e;
+	kh_finish(HT_END_EXIT, exit_status);
+}
+
+/* dlsym's own allocations (its error state) are the tracker's, untracked */
+static void resolve_cxa_atexit(void)
+{
+	if (real_cxa_atexit)
+		return;
+	kh_self.guard++;
+	*(void **)&real_cxa_atexit = dlsym(RTLD_NEXT, "__cxa_atexit");
+	kh_self.guard--;
+}
+
+static void register_end(void)
+{
+	int none = 0;
+	if (atomic_load(&end_handler) || !atomic_compare_exchange_strong(&end_handler, &none, 1))
+		return;
+	resolve_cxa_atexit();
+	/* no DSO handle: run by exit only, never by a __cxa_finalize */
+	int ok = real_cxa_atexit && real_cxa_atexit(kh_at_end, NULL, NULL) == 0;
+	atomic_store(&end_handler, ok ? 2 : 0);
+}
+
+EXPORT int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
+int __cxa_atexit(void (*fn)(void *), void *arg, void *dso)
+{
+	register_end();
+	resolve_cxa_atexit();
+	return real_cxa_atexit ? real_cxa_atexit(fn, arg, dso) : -1;
+}
+
 __attribute__((destructor)) static void kh_destructor(void)
 {
-	kh_finish(HT_END_EXIT, exit_status);
+	if (atomic_load(&end_handler) != 2)
+		kh_finish(HT_END_EXIT, exit_status);
 }
 
 EXPORT void exit(int status)
@@ -255,6 +306,7 @@ int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
 		    void *);
 	*(void **)&real = dlsym(RTLD_NEXT, "__libc_start_main");
 	real_main = main;
+	register_end();
 	return real(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
 }
 

@@ -302,6 +302,11 @@ void liveset_each_locked(void (*fn)(void *ctx, uintptr_t p, uint64_t size, uint3
 extern int kh_leakcheck HIDDEN;
 void leakscan_init(void) HIDDEN;
 void leakscan_run(void) HIDDEN; /* at exit, guard set, before HT_END: HT_LEAK records */
+/* At the very end of exit, guard not set, before leakscan_run: when the leak
+ * scan is on and the caller is the last host thread, frees what libstdc++
+ * (__gnu_cxx::__freeres) and glibc (__libc_freeres) keep until exit, as
+ * valgrind does; KILN_HEAP_FREERES=0 and KILN_HEAP_CXX_FREERES=0 turn them off. */
+void leakscan_freeres(void) HIDDEN;
 void leakscan_note_map(void *p, size_t len) HIDDEN;   /* heap_map's ranges are never roots */
 void leakscan_note_unmap(void *p, size_t len) HIDDEN;
 void leakscan_fork_child(void) HIDDEN;

@@ -174,6 +174,7 @@ static uintptr_t span_lo, span_len;
 static uint32_t *work;
 static size_t nwork;
 static int clique;       /* phase 2: marking a lost block's subgraph */
+static int from_poss;    /* the words being scanned are in a possibly lost block */
 static size_t leader;
 
 /* The block containing v (a start pointer may also name a 0-byte block), or -1. */
@@ -207,12 +208,14 @@ static void mark(uintptr_t v)
 	if (v != b->p && usable_size && v == b->p + usable_size((void *)b->p) - 8)
 		return;
 	if (!clique) {
-		int k = v == b->p ? S_REACH : S_POSS;
-		if (b->state == S_NONE) {
+		/* memcheck's rule: reachable takes a start pointer from a root or
+		 * a reachable block; any chain with an interior pointer in it
+		 * (a pointer from a possibly lost block too) is possibly lost */
+		int k = v == b->p && !from_poss ? S_REACH : S_POSS;
+		if (b->state == S_NONE || (b->state == S_POSS && k == S_REACH)) {
+			/* an upgraded block is scanned again to upgrade what it reaches */
 			b->state = (uint8_t)k;
 			work[nwork++] = (uint32_t)i;
-		} else if (b->state == S_POSS && k == S_REACH) {
-			b->state = S_REACH;
 		}
 	} else if ((size_t)i != leader) {
 		if (b->state == S_NONE) {
@@ -238,8 +241,10 @@ static void drain(void)
 {
 	while (nwork) {
 		struct lb *b = &blk[work[--nwork]];
+		from_poss = !clique && b->state == S_POSS;
 		scan_words(b->p, b->p + b->size);
 	}
+	from_poss = 0;
 }
 
 /* ---- roots ---- */
@@ -705,7 +710,7 @@ __attribute__((noinline)) void leakscan_run(void)
 	}
 	tmp = heap_map(nblk * sizeof *blk + 1);
 	count = heap_map(65536 * sizeof *count);
-	work = heap_map(nblk * sizeof *work + 1);
+	work = heap_map(2 * nblk * sizeof *work + 1); /* a block is pushed at most twice */
 	sps = heap_map((MAX_THREADS + 1) * sizeof *sps);
 	if (!tmp || !count || !work || !sps) {
 		why = "out of memory";
@@ -815,7 +820,7 @@ out:
 	if (count)
 		heap_unmap(count, 65536 * sizeof *count);
 	if (work)
-		heap_unmap(work, nblk * sizeof *work + 1);
+		heap_unmap(work, 2 * nblk * sizeof *work + 1);
 	if (sps)
 		heap_unmap(sps, (MAX_THREADS + 1) * sizeof *sps);
 	if (maps)
@@ -829,8 +834,78 @@ out:
 	/* slots stay mapped: a late handler may still read them */
 }
 
+/* ---- what the C runtime keeps until exit ---- */
+static int libc_freeres_off, cxx_freeres_off; /* KILN_HEAP_FREERES=0, KILN_HEAP_CXX_FREERES=0 */
+
+/* 1 when no host thread but the caller is left: the one other task allowed
+ * is the tracker's flush thread, which blocks every signal (a host thread
+ * implies an allocation, its DTV, so the flush thread runs by then). */
+static int alone(void)
+{
+	int self = (int)syscall(SYS_gettid), others = 0, ok = 1;
+	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	char buf[4096];
+	long n;
+	while (ok && (n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+		for (long o = 0; o < n && ok;) {
+			struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + o);
+			o += d->d_reclen;
+			int tid = 0;
+			for (const char *c = d->d_name; *c >= '0' && *c <= '9'; c++)
+				tid = tid * 10 + (*c - '0');
+			if (!tid || tid == self)
+				continue;
+			ok = ++others == 1 && blocks_sig(tid, SIGUSR1) == 2;
+		}
+	}
+	close(fd);
+	return ok;
+}
+
+typedef void (*freeres_fn)(void);
+
+/* libstdc++'s __gnu_cxx::__freeres, in the global scope or in a copy of
+ * libstdc++ loaded RTLD_LOCAL. */
+static int find_cxx(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	const char *name = info->dlpi_name, *base = name ? strrchr(name, '/') : NULL;
+	base = base ? base + 1 : name;
+	if (!base || strncmp(base, "libstdc++.so", 12))
+		return 0;
+	void *h = dlopen(name, RTLD_LAZY | RTLD_NOLOAD);
+	if (!h)
+		return 0;
+	*(void **)arg = dlsym(h, "_ZN9__gnu_cxx9__freeresEv");
+	dlclose(h);
+	return *(void **)arg != NULL;
+}
+
+void leakscan_freeres(void)
+{
+	if (!kh_leakcheck || kh_sample_bytes || (libc_freeres_off && cxx_freeres_off) || !alone())
+		return;
+	freeres_fn cxx = NULL, libc = NULL;
+	kh_self.guard++; /* dlsym's and dlopen's own allocations are not the host's */
+	*(void **)&cxx = dlsym(RTLD_DEFAULT, "_ZN9__gnu_cxx9__freeresEv");
+	if (!cxx)
+		dl_iterate_phdr(find_cxx, &cxx);
+	*(void **)&libc = dlsym(RTLD_DEFAULT, "__libc_freeres");
+	kh_self.guard--;
+	/* libstdc++ first: its pool's free goes through libc */
+	if (cxx && !cxx_freeres_off)
+		cxx();
+	if (libc && !libc_freeres_off)
+		libc();
+}
+
 void leakscan_init(void)
 {
+	const char *fr = getenv("KILN_HEAP_FREERES"), *cfr = getenv("KILN_HEAP_CXX_FREERES");
+	libc_freeres_off = fr && *fr == '0';
+	cxx_freeres_off = cfr && *cfr == '0';
 	const char *t = getenv("KILN_HEAP_LEAKCHECK_TIME");
 	show_time = t && *t == '1';
 	*(void **)&usable_size = dlsym(RTLD_NEXT, "malloc_usable_size");
