@@ -75,6 +75,75 @@ static void call_site(struct symbolizer *s, Dwarf_Die *die, const char **file, i
 		*file = sym_strdup(s, dwarf_filesrc(files, v, NULL, NULL));
 }
 
+/* ---- CUs by address when .debug_aranges is missing ---- */
+
+struct cu_range {
+	uint64_t lo, hi;  /* [lo, hi) in ELF vaddrs */
+	Dwarf_Off cu_off; /* the CU DIE's offset */
+};
+
+static int cmp_cu_range(const void *a, const void *b)
+{
+	const struct cu_range *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static void build_cu_ranges(struct symmodule *mod, Dwarf *dw)
+{
+	size_t n = 0, cap = 0;
+	struct cu_range *r = NULL;
+	Dwarf_Off off = 0, next;
+	size_t hsize;
+	while (dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+		Dwarf_Die cu;
+		if (dwarf_offdie(dw, off + hsize, &cu)) {
+			Dwarf_Addr base, lo, hi;
+			ptrdiff_t it = 0;
+			while ((it = dwarf_ranges(&cu, it, &base, &lo, &hi)) > 0) {
+				if (hi <= lo)
+					continue;
+				r = xgrow(r, sizeof(*r), n + 1, &cap);
+				r[n++] = (struct cu_range){lo, hi, dwarf_dieoffset(&cu)};
+			}
+		}
+		off = next;
+	}
+	if (n)
+		qsort(r, n, sizeof(*r), cmp_cu_range);
+	mod->cu_ranges = r;
+	mod->ncu_ranges = n;
+}
+
+/* The CU holding vaddr, found through the CUs' own ranges: for modules
+ * whose DWARF has no .debug_aranges. Returns false when none holds it. */
+static bool cu_by_ranges(struct symmodule *mod, Dwfl_Module *dm, uint64_t vaddr, Dwarf_Die *out,
+			 Dwarf_Addr *bias)
+{
+	Dwarf *dw = dwfl_module_getdwarf(dm, bias);
+	if (!dw)
+		return false;
+	if (!mod->cu_ranges_built) {
+		mod->cu_ranges_built = true;
+		build_cu_ranges(mod, dw);
+	}
+	uint64_t a = vaddr - *bias;
+	size_t lo = 0, hi = mod->ncu_ranges;
+	while (lo < hi) { /* the last range starting at or below a */
+		size_t mid = lo + (hi - lo) / 2;
+		if (mod->cu_ranges[mid].lo <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* ranges may nest or overlap (rarely): look back a few */
+	for (size_t i = lo, k = 0; i > 0 && k < 8; i--, k++) {
+		const struct cu_range *r = &mod->cu_ranges[i - 1];
+		if (a >= r->lo && a < r->hi)
+			return dwarf_offdie(dw, r->cu_off, out) != NULL;
+	}
+	return false;
+}
+
 size_t dwarfsym_resolve(struct symbolizer *s, struct symmodule *mod, uint64_t vaddr,
 			struct sym_frame **frames)
 {
@@ -90,14 +159,26 @@ size_t dwarfsym_resolve(struct symbolizer *s, struct symmodule *mod, uint64_t va
 		if (symname)
 			outer = demangle_name(s, symname);
 		Dwfl_Line *ln = dwfl_module_getsrc(dm, vaddr);
+		Dwarf_Addr bias = 0;
+		Dwarf_Die cu_found, *cu = NULL;
 		if (ln) {
 			const char *src = dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL);
 			file = src ? sym_strdup(s, src) : NULL;
 			if (!file)
 				line = 0;
+		} else if (cu_by_ranges(mod, dm, vaddr, &cu_found, &bias)) {
+			cu = &cu_found;
+			Dwarf_Line *dl = dwarf_getsrc_die(cu, vaddr - bias);
+			const char *src = dl ? dwarf_linesrc(dl, NULL, NULL) : NULL;
+			if (src && dwarf_lineno(dl, &line) == 0)
+				file = sym_strdup(s, src);
+			else
+				line = 0;
 		}
-		Dwarf_Addr bias;
-		Dwarf_Die *cu = s->opt.no_inlines ? NULL : dwfl_module_addrdie(dm, vaddr, &bias);
+		if (!cu && !s->opt.no_inlines)
+			cu = dwfl_module_addrdie(dm, vaddr, &bias);
+		if (s->opt.no_inlines)
+			cu = NULL;
 		Dwarf_Die *scopes = NULL;
 		if (cu && dwarf_getscopes(cu, vaddr - bias, &scopes) > 0) {
 			Dwarf_Die *chain = NULL;

@@ -199,5 +199,6 @@ void module_free(struct symmodule *mod)
 		close(mod->fd);
 	free(mod->path);
 	free(mod->build_id);
+	free(mod->cu_ranges);
 	free(mod);
 }

@@ -66,6 +66,11 @@ struct symmodule {
 	Dwfl_Module *dwmod;
 	int fd; /* read-only fd for memory reads by the unwinder, -1 = not open */
 	bool fd_tried;
+	/* DWARF without .debug_aranges (clang's default), where libdw cannot
+	 * find an address's CU: the CUs' own ranges, sorted, built once */
+	bool cu_ranges_built;
+	struct cu_range *cu_ranges;
+	size_t ncu_ranges;
 };
 
 /* ---- address spaces ---- */

@@ -10,7 +10,7 @@ W=$WORKLOADS/record-work
 [ -x "$W" ] || skip_all "workload $W not built"
 "$KILN" record -q -o "$TMP/probe.pb.gz" -- true >/dev/null 2>"$TMP/probe.err" ||
 	skip_all "kiln record cannot sample here: $(head -1 "$TMP/probe.err")"
-plan 24
+plan 25
 
 share() { folded_share "$@"; }
 rec() { # rec NAME MODE [record options...]
@@ -118,4 +118,14 @@ else not_ok "SIGTERM (rc $rc)"; fi
 exit_code "a full disk is an error" 1 "$KILN" record -q -o /dev/full -- "$W" split 0.3
 "$KILN" record -q -F 199 -o "$TMP/f.pb.gz" --flame "$TMP/f.svg" -- "$W" split 0.5 >/dev/null 2>&1
 if grep -q 'work_a' "$TMP/f.svg" 2>/dev/null; then ok "--flame writes the flamegraph in the same step"; else not_ok "--flame"; fi
+# clang writes no .debug_aranges by default: lines come from the CUs' ranges
+if command -v clang >/dev/null 2>&1 &&
+	clang -O2 -g -o "$TMP/ct-clang" "$ROOT/tests/workloads/cpu-tree.c" -lpthread -lm 2>/dev/null; then
+	"$KILN" record -q -F 499 -o "$TMP/clang.pb.gz" -- "$TMP/ct-clang" >/dev/null 2>&1
+	"$KILN" report --lines "$TMP/clang.pb.gz" >"$TMP/clang.txt" 2>&1
+	if grep -q 'leaf_hash .*cpu-tree.c:[0-9]' "$TMP/clang.txt"; then ok "file:line in a clang binary without .debug_aranges"
+	else not_ok "clang lines"; diag "$(head -14 "$TMP/clang.txt")"; fi
+else
+	skip "clang is not installed"
+fi
 done_testing
