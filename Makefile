@@ -20,7 +20,7 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 GEN      := $(OUT)/gen
 CPPFLAGS += -D_GNU_SOURCE -Isrc -Iinclude -I$(GEN)
-LDLIBS   := -lprotobuf-c -ldw -lelf -liberty -lz -lpthread -lm
+LDLIBS   := -lprotobuf-c -ldw -lelf -liberty -ldeflate -lz -lpthread -lm
 
 # Library code, in dependency order: base <- model <- format, render <- cli.
 LIB_DIRS := base model format render symbolize collect analyze
@@ -118,7 +118,7 @@ $(OUT)/obj/pic/%.o: %.c
 	$(CC) -D_GNU_SOURCE -Isrc -O2 -g -fPIC -fvisibility=hidden -ftls-model=initial-exec \
 	  $(WARN) -MMD -MP -c -o $@ $<
 $(HEAP_LIB): $(HEAP_OBJS)
-	$(CC) -shared -Wl,-z,now -Wl,-z,defs -o $@ $^ -ldl -lpthread -lz -lunwind -lm
+	$(CC) -shared -Wl,-z,now -Wl,-z,defs -o $@ $^ -ldl -lpthread -ldeflate -lunwind -lm
 
 # Programs the heap tracker's end-to-end test runs (tests/heap/), built -O2
 # without frame pointers, as distributions build code.

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "base/xalloc.h"
 
@@ -254,6 +254,9 @@ static int read_all(struct in *in, const struct heaptrace_sink *k, struct heaptr
 	unsigned char *zbuf = NULL, *raw = NULL;
 	size_t zcap = 0, rcap = 0;
 	int rc = 0;
+	struct libdeflate_decompressor *dz = libdeflate_alloc_decompressor();
+	if (!dz)
+		return -ENOMEM;
 	for (;;) {
 		unsigned char ch[16];
 		uint64_t off = st->bytes;
@@ -302,13 +305,11 @@ static int read_all(struct in *in, const struct heaptrace_sink *k, struct heaptr
 			rcap = rlen ? rlen : 1;
 			raw = xmalloc(rcap);
 		}
-		uLongf out_len = rlen;
-		int zr = uncompress(raw, &out_len, zbuf, zlen);
-		if (zr != Z_OK || out_len != rlen) {
+		if (libdeflate_zlib_decompress(dz, zbuf, zlen, raw, rlen, NULL) != LIBDEFLATE_SUCCESS) {
 			ends_early(st, off, "a chunk does not inflate");
 			break;
 		}
-		if ((uint32_t)crc32(0L, raw, rlen) != crc) {
+		if (libdeflate_crc32(0, raw, rlen) != crc) {
 			ends_early(st, off, "bad chunk crc32");
 			break;
 		}
@@ -322,6 +323,7 @@ static int read_all(struct in *in, const struct heaptrace_sink *k, struct heaptr
 		st->raw_bytes += rlen;
 		st->bytes += sizeof(ch) + zlen;
 	}
+	libdeflate_free_decompressor(dz);
 	free(zbuf);
 	free(raw);
 	return rc;

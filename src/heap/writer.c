@@ -1,6 +1,7 @@
 /* writer: the trace file. It holds the file descriptor, turns blocks of
- * records into compressed chunks (zlib, level 1, compress2's format, with a
- * stream whose memory comes from mmap, not malloc), and runs the flush
+ * records into compressed chunks (libdeflate, zlib format, whole blocks at
+ * a time: a block is one chunk; its one compressor is allocated once, as a
+ * silent allocation of the tracker's own), and runs the flush
  * thread: every ~100 ms it takes every thread's partial buffer, samples
  * RSS, checks for new modules, and writes. Invariant: all chunk writes
  * happen under wlock, meta records first, so a stack or module record is
@@ -14,7 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "base/heaptrace.h"
 #include "heap/heap.h"
@@ -23,33 +24,12 @@ static pthread_mutex_t wlock = PTHREAD_MUTEX_INITIALIZER;
 static int fd = -1;
 static dev_t fd_dev;
 static ino_t fd_ino;
-static z_stream zs;
-static int zs_ready;
+static struct libdeflate_compressor *zc;
 static uint8_t *zout;
 static size_t zout_cap;
 static _Atomic int flusher_started;
 
-/* zlib's memory: mmap'd, kept for the life of the stream */
-static voidpf z_alloc(voidpf op, uInt n, uInt size)
-{
-	(void)op;
-	size_t len = (size_t)n * size + 16;
-	uint8_t *p = heap_map(len);
-	if (!p)
-		return Z_NULL;
-	memcpy(p, &len, sizeof len);
-	return p + 16;
-}
-
-static void z_free(voidpf op, voidpf p)
-{
-	(void)op;
-	if (!p)
-		return;
-	size_t len;
-	memcpy(&len, (uint8_t *)p - 16, sizeof len);
-	heap_unmap((uint8_t *)p - 16, len);
-}
+#define ZLEVEL 1
 
 static int write_all(const void *buf, size_t len)
 {
@@ -77,38 +57,33 @@ static void write_chunk(const uint8_t *raw, uint32_t len)
 {
 	if (fd < 0 || !len || atomic_load(&kh_state) != KH_ON)
 		return;
-	if (!zs_ready) {
-		zs.zalloc = z_alloc;
-		zs.zfree = z_free;
-		if (deflateInit(&zs, 1) != Z_OK) {
-			kh_fail("zlib deflateInit failed", 0);
+	if (!zc) {
+		zc = libdeflate_alloc_compressor(ZLEVEL);
+		if (!zc) {
+			kh_fail("out of memory for compression", 0);
 			return;
 		}
-		zout_cap = sizeof(struct heaptrace_chunk) + deflateBound(&zs, BLOCK_BYTES);
+		zout_cap = sizeof(struct heaptrace_chunk) + libdeflate_zlib_compress_bound(zc, BLOCK_BYTES);
 		zout = heap_map(zout_cap);
 		if (!zout) {
 			kh_fail("out of memory for compression", 0);
 			return;
 		}
-		zs_ready = 1;
 	}
-	deflateReset(&zs);
-	zs.next_in = (Bytef *)raw;
-	zs.avail_in = len;
-	zs.next_out = zout + sizeof(struct heaptrace_chunk);
-	zs.avail_out = (uInt)(zout_cap - sizeof(struct heaptrace_chunk));
-	if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
-		kh_fail("zlib deflate failed", 0);
+	size_t zlen = libdeflate_zlib_compress(zc, raw, len, zout + sizeof(struct heaptrace_chunk),
+					       zout_cap - sizeof(struct heaptrace_chunk));
+	if (!zlen) {
+		kh_fail("compression failed", 0);
 		return;
 	}
 	struct heaptrace_chunk h = {
 		.magic = HEAPTRACE_CHUNK_MAGIC,
-		.compressed_len = (uint32_t)zs.total_out,
+		.compressed_len = (uint32_t)zlen,
 		.raw_len = len,
-		.crc32 = (uint32_t)crc32(0, raw, len),
+		.crc32 = libdeflate_crc32(0, raw, len),
 	};
 	memcpy(zout, &h, sizeof h);
-	int rc = fd_is_ours() ? write_all(zout, sizeof h + zs.total_out) : -EBADF;
+	int rc = fd_is_ours() ? write_all(zout, sizeof h + zlen) : -EBADF;
 	if (rc < 0)
 		kh_fail("cannot write the trace", -rc);
 }
