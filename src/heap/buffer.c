@@ -23,7 +23,7 @@ struct tbuf {
 	struct tbuf *next;  /* registry, never unlinked */
 	struct block *blk;
 	uint32_t tid;
-	struct stack_cache_entry cache[STACK_CACHE_ENTRIES];
+	struct kh_caches caches;
 };
 
 static _Atomic(struct tbuf *) registry;
@@ -145,7 +145,7 @@ static struct tbuf *register_thread(void)
 		t->blk = pool_get();
 	if (t->blk)
 		t->blk->len = 0;
-	memset(t->cache, 0, sizeof t->cache);
+	stacks_clear_cache(&t->caches);
 	t->tid = kh_tid();
 	/* the thread's name, first in its stream; re-read at its exit */
 	read_comm(t->tid, kh_self.comm);
@@ -159,12 +159,12 @@ static struct tbuf *register_thread(void)
 	return t;
 }
 
-void *buffer_stack_cache(void)
+struct kh_caches *buffer_stack_cache(void)
 {
 	struct tbuf *t = kh_self.buf;
 	if (!t && !kh_self.exited)
 		t = register_thread();
-	return t ? t->cache : NULL;
+	return t ? &t->caches : NULL;
 }
 
 /* Queue t's block and give it a fresh one; t->lock is held. */
@@ -359,7 +359,7 @@ void buffer_after_fork_child(int follow)
 	kh_self.tid = 0;
 	if (kh_self.buf) {
 		struct tbuf *t = kh_self.buf;
-		memset(t->cache, 0, sizeof t->cache);
+		stacks_clear_cache(&t->caches);
 		t->tid = kh_tid();
 		read_comm(t->tid, kh_self.comm);
 		t->blk->len = (uint32_t)(put_thread(t->blk->data, t->tid, kh_self.comm) - t->blk->data);

@@ -187,8 +187,10 @@ void kh_finish(int how, int status)
 		return;
 	int e = errno;
 	kh_self.guard++;
-	if (how == HT_END_EXIT)
+	if (how == HT_END_EXIT) {
 		leakscan_run();
+		stacks_check_report();
+	}
 	buffer_capture_all(1);
 	uint8_t rec[32], *w = rec;
 	*w++ = HT_END;

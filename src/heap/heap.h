@@ -131,7 +131,8 @@ void buffer_fork_lock(void) HIDDEN;
 void buffer_fork_unlock(void) HIDDEN;
 void buffer_init(void) HIDDEN;
 void buffer_thread_exit(void *tbuf) HIDDEN;
-void *buffer_stack_cache(void) HIDDEN; /* this thread's stack cache, NULL if none */
+struct kh_caches;
+struct kh_caches *buffer_stack_cache(void) HIDDEN; /* this thread's caches, NULL if none */
 extern pthread_cond_t kh_flush_cv HIDDEN; /* signalled when a full block is queued */
 /* meta stream: records not owned by one thread (stacks, modules, rss, end) */
 void meta_append(const uint8_t *rec, size_t len) HIDDEN;
@@ -151,9 +152,43 @@ void stacks_init(void) HIDDEN;
 void stacks_reset(void) HIDDEN;       /* fork child with a new trace */
 void stacks_fork_lock(void) HIDDEN;
 void stacks_fork_unlock(void) HIDDEN;
-void stacks_clear_cache(void *cache) HIDDEN;
+void stacks_clear_cache(void *cache) HIDDEN; /* a struct kh_caches: forget every stack id */
+void stacks_check_report(void) HIDDEN; /* KILN_HEAP_UNWIND_CHECK's summary, at exit */
 #define STACK_CACHE_ENTRIES 1024
 struct stack_cache_entry { uint64_t ip; uint32_t parent, id; };
+
+/* ---- unwind.c: the fast unwinder (x86_64 DWARF CFI, cached rules) ---- */
+#define UNWIND_CACHE_BITS 12
+enum { UNWIND_FAIL, UNWIND_END, UNWIND_CFA_RSP, UNWIND_CFA_RBP };
+struct unwind_rule {
+	uint64_t pc;     /* the address the rule is for (0: empty) */
+	int32_t cfa_off; /* CFA = rsp or rbp (kind) + cfa_off */
+	int16_t rbp_off; /* the caller's rbp at CFA + rbp_off; 0: rbp unchanged */
+	int8_t ra_off;   /* the return address at CFA + ra_off */
+	uint8_t kind;    /* UNWIND_* */
+};
+
+#define UNWIND_RECENT 128 /* frames of the previous stack remembered */
+
+/* A thread's caches, kept with its buffer (buffer.c). Besides the hashed
+ * caches, the previous stack: its rules by frame (leaf first) and its
+ * addresses and trie ids (root first), which the next stack mostly
+ * repeats. */
+struct kh_caches {
+	struct unwind_rule recent[UNWIND_RECENT];
+	uint64_t last_ips[UNWIND_RECENT];
+	uint32_t last_ids[UNWIND_RECENT];
+	uint32_t last_n;
+	uint32_t rules_gen;
+	struct stack_cache_entry stack[STACK_CACHE_ENTRIES];
+	struct unwind_rule rules[1 << UNWIND_CACHE_BITS];
+};
+/* Writes up to max return addresses of the calling stack, innermost (the
+ * one into unwind_fast's caller) first, as unw_backtrace does; returns how
+ * many, or -1 when a frame needs libunwind. c (may be NULL) caches rules. */
+int unwind_fast(struct kh_caches *c, uint64_t *ips, int max) HIDDEN;
+void unwind_forget(void) HIDDEN; /* objects were unloaded: drop every cached rule */
+
 
 /* ---- modules.c ---- */
 void modules_scan(void) HIDDEN;        /* emit HT_MODULE for new mappings */

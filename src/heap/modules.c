@@ -2,8 +2,10 @@
  * object (path, address range, file offset, GNU build id), from
  * dl_iterate_phdr at start, when a stack shows an unknown address, and when
  * the loader's load/unload counters move (checked by the flush thread).
+ * An unload (dlclose, or the counters) also drops the unwinder's rules.
  * Invariant: mlock is never held while calling into the loader, and each
  * (start, end, path) is reported once per trace. */
+#include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
 #include <string.h>
@@ -134,7 +136,7 @@ static int counters(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
 	int *changed = arg;
-	*changed = info->dlpi_adds != atomic_load(&seen_adds) || info->dlpi_subs != atomic_load(&seen_subs);
+	*changed = (info->dlpi_adds != atomic_load(&seen_adds)) | (info->dlpi_subs != atomic_load(&seen_subs)) << 1;
 	return 1;
 }
 
@@ -142,8 +144,22 @@ void modules_check(void)
 {
 	int changed = 0;
 	dl_iterate_phdr(counters, &changed);
+	if (changed & 2)
+		unwind_forget();
 	if (changed)
 		modules_scan();
+}
+
+/* Code may be unmapped, and other code mapped at its addresses: the
+ * unwinder's cached rules go. */
+EXPORT int dlclose(void *handle)
+{
+	static int (*real)(void *);
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "dlclose");
+	int rc = real(handle);
+	unwind_forget();
+	return rc;
 }
 
 void modules_reset(void)

@@ -1,11 +1,13 @@
 /* stacks: call stacks as a trie of (parent id, return address) -> id,
- * unwound with libunwind's unw_backtrace (DWARF CFI, so code without frame
- * pointers unwinds correctly). The trie is 64 shards under their own
- * spinlocks, fronted by a 1024-entry direct-mapped cache per thread.
+ * unwound by unwind.c (DWARF CFI with cached rules, so code without frame
+ * pointers unwinds correctly and cheaply), or by libunwind's unw_backtrace
+ * for the frames unwind.c leaves to it. The trie is 64 shards under their
+ * own spinlocks, fronted by a 1024-entry direct-mapped cache per thread.
  * Invariant: a node's HT_STACK record is appended to the meta stream before
  * the node is visible in the table, so it precedes every use in the file. */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/hash.h"
@@ -91,42 +93,162 @@ out:
 	return id;
 }
 
+/* KILN_HEAP_UNWIND_CHECK=1: every stack is unwound both ways and any
+ * difference is reported on stderr (a test of unwind.c). */
+static int check_unwind;
+static _Atomic unsigned long checked, mismatched, fell_back;
+
+static int slow_backtrace(uint64_t *ips, int max)
+{
+	void *raw[MAX_FRAMES];
+	int n = unw_backtrace(raw, max < MAX_FRAMES ? max : MAX_FRAMES);
+	if (n < 0)
+		n = 0;
+	for (int i = 0; i < n; i++)
+		ips[i] = (uint64_t)(uintptr_t)raw[i];
+	return n;
+}
+
+/* The first frame that is not the tracker's own. */
+static int host_start(const uint64_t *ips, int n)
+{
+	int first = 0;
+	while (first < n && modules_self(ips[first]))
+		first++;
+	return first;
+}
+
+static void dec(char *out, uint64_t v)
+{
+	char t[24];
+	int k = 0;
+	do
+		t[k++] = (char)('0' + v % 10);
+	while (v /= 10);
+	for (int j = 0; j < k; j++)
+		out[j] = t[k - 1 - j];
+	out[k] = 0;
+}
+
+static void hex(char *out, uint64_t v)
+{
+	for (int i = 15; i >= 0; i--, v >>= 4)
+		out[i] = "0123456789abcdef"[v & 15];
+	out[16] = 0;
+}
+
+static void compare(const uint64_t *fast, int nf, const uint64_t *slow, int ns)
+{
+	atomic_fetch_add(&checked, 1);
+	if (nf < 0) {
+		atomic_fetch_add(&fell_back, 1);
+		return;
+	}
+	int a = host_start(fast, nf), b = host_start(slow, ns);
+	int same = nf - a == ns - b;
+	for (int i = 0; same && i < nf - a; i++)
+		same = fast[a + i] == slow[b + i];
+	if (same)
+		return;
+	if (atomic_fetch_add(&mismatched, 1) >= 20)
+		return;
+	int k = 0;
+	while (k < nf - a && k < ns - b && fast[a + k] == slow[b + k])
+		k++;
+	char d[5][24];
+	dec(d[0], (uint64_t)(nf - a));
+	dec(d[1], (uint64_t)(ns - b));
+	dec(d[2], (uint64_t)k);
+	hex(d[3], k < nf - a ? fast[a + k] : 0);
+	hex(d[4], k < ns - b ? slow[b + k] : 0);
+	const char *parts[] = {"kiln-heap: unwind check: ", d[0], " frames, libunwind ", d[1],
+			       "; frame ", d[2], " differs: ", d[3], " vs ", d[4], "\n"};
+	kh_say(parts, sizeof parts / sizeof *parts);
+}
+
+void stacks_check_report(void)
+{
+	if (!check_unwind)
+		return;
+	char a[24], b[24], c[24];
+	dec(a, checked);
+	dec(b, mismatched);
+	dec(c, fell_back);
+	const char *parts[] = {"kiln-heap: unwind check: ", a, " stacks, ", b, " differ, ", c,
+			       " left to libunwind\n"};
+	kh_say(parts, sizeof parts / sizeof *parts);
+}
+
 uint32_t stacks_capture(void)
 {
-	void *ips[MAX_FRAMES];
-	int n = unw_backtrace(ips, MAX_FRAMES);
-	int first = 0;
-	while (first < n && modules_self((uint64_t)(uintptr_t)ips[first]))
-		first++; /* the tracker's own frames */
-	struct stack_cache_entry *cache = buffer_stack_cache();
+	uint64_t ips[MAX_FRAMES];
+	struct kh_caches *caches = buffer_stack_cache();
+	int n = unwind_fast(caches, ips, MAX_FRAMES);
+	if (__builtin_expect(check_unwind, 0)) {
+		uint64_t slow[MAX_FRAMES];
+		int ns = slow_backtrace(slow, MAX_FRAMES);
+		compare(ips, n, slow, ns);
+		for (int i = 0; i < ns; i++)
+			ips[i] = slow[i];
+		n = ns;
+	} else if (n < 0) {
+		n = slow_backtrace(ips, MAX_FRAMES);
+	}
+	int first = host_start(ips, n);
+	struct stack_cache_entry *cache = caches ? caches->stack : NULL;
 	uint32_t id = 0;
 	int unknown = 0;
-	for (int i = n - 1; i >= first; i--) { /* root first */
-		uint64_t ip = (uint64_t)(uintptr_t)ips[i];
+	/* root first; j counts the frames kept (the tracker's are dropped,
+	 * main's wrapper too), and while they repeat the previous stack's,
+	 * so do the ids */
+	uint32_t j = 0, same = caches != NULL;
+	for (int i = n - 1; i >= first; i--) {
+		uint64_t ip = ips[i];
 		if (!ip || modules_self(ip))
-			continue; /* the tracker's frames (main's wrapper too) */
+			continue;
+		if (same && j < caches->last_n && caches->last_ips[j] == ip) {
+			id = caches->last_ids[j++];
+			continue;
+		}
+		same = 0;
 		uint64_t h = hnode(id, ip);
 		struct stack_cache_entry *c = cache ? &cache[h & (STACK_CACHE_ENTRIES - 1)] : NULL;
 		if (c && c->id && c->ip == ip && c->parent == id) {
 			id = c->id;
-			continue;
+		} else {
+			int is_new = 0;
+			uint32_t nid = node(id, ip, h, &is_new);
+			if (!nid) {
+				j = 0; /* out of memory: remember nothing */
+				break;
+			}
+			if (is_new && !modules_knows(ip))
+				unknown = 1;
+			if (c) {
+				c->ip = ip;
+				c->parent = id;
+				c->id = nid;
+			}
+			id = nid;
 		}
-		int is_new = 0;
-		uint32_t nid = node(id, ip, h, &is_new);
-		if (!nid)
-			break;
-		if (is_new && !modules_knows(ip))
-			unknown = 1;
-		if (c) {
-			c->ip = ip;
-			c->parent = id;
-			c->id = nid;
+		if (caches && j < UNWIND_RECENT) {
+			caches->last_ips[j] = ip;
+			caches->last_ids[j] = id;
+			j++;
 		}
-		id = nid;
 	}
+	if (caches)
+		caches->last_n = j;
 	if (unknown)
 		modules_scan(); /* a dlopen'ed library, say; no lock is held here */
 	return id;
+}
+
+void stacks_clear_cache(void *cache)
+{
+	struct kh_caches *c = cache;
+	memset(c->stack, 0, sizeof c->stack);
+	c->last_n = 0;
 }
 
 /* libunwind's default cache is global and locked: two threads unwinding
@@ -134,6 +256,8 @@ uint32_t stacks_capture(void)
 void stacks_init(void)
 {
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+	const char *c = getenv("KILN_HEAP_UNWIND_CHECK");
+	check_unwind = c && *c == '1';
 }
 
 void stacks_fork_lock(void)
