@@ -73,7 +73,7 @@ struct heapstats {
 	uint64_t pow2_count[65]; /* [0]: size 0; [i]: 2^(i-1) <= size < 2^i */
 
 	uint64_t double_frees, unknown_frees; /* HT_BAD_FREE records */
-	uint64_t unmatched_frees;             /* FREE of a pointer the trace never allocated */
+	uint64_t unmatched_frees;             /* munmap of an address the trace never mapped */
 
 	bool have_leaks;                      /* the trace has HT_LEAK records */
 	uint64_t leak_count[4], leak_bytes[4];
@@ -94,13 +94,13 @@ struct heapstats {
 	size_t nnodes, nodes_cap;
 
 	/* working state */
-	struct heapmap live;     /* ptr -> size, site index */
-	struct heapmap site_of;  /* stack id -> site index */
+	uint32_t *site_by_stack; /* stack id -> 1 + site index (0: none) */
+	size_t nsite_by_stack;
+	struct heapmap maps;     /* mmap address -> length, site index */
+	struct heapmap site_of;  /* larger stack ids -> site index */
 	struct heapmap node_of;  /* stack id -> node index */
-	struct heapmap last_alloc; /* tid -> ptr of the thread's last allocation */
 	uint64_t seq;
 	bool replay;
-	uint64_t zero_site; /* 1 + site index of stack id 0, or 0 */
 };
 
 /* Analyses the trace in fd (must be seekable: the second pass rewinds).

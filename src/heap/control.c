@@ -193,7 +193,7 @@ void kh_finish(int how, int status)
 	}
 	buffer_capture_all(1);
 	uint8_t rec[32], *w = rec;
-	*w++ = HT_END;
+	*w++ = HEAPTRACE_HEAD(HT_END);
 	w = put_v(w, kh_now_us());
 	w = put_v(w, (uint64_t)how);
 	w = put_v(w, (uint64_t)(uint32_t)status);

@@ -28,6 +28,10 @@ struct kh_thread {
 	int64_t sample_left; /* sampled mode: bytes until the next sample */
 	uint64_t rng;
 	char comm[16];
+	/* the thread's stream in the trace (buffer.c, events.c) */
+	uint32_t serial;     /* its HT_CONTEXT serial; 0: none (after the thread's exit) */
+	uint32_t nallocs;    /* ALLOC records written in the stream */
+	uint64_t time_us;    /* the stream's time */
 };
 extern TLS struct kh_thread kh_self HIDDEN;
 uint32_t kh_tid(void) HIDDEN;
@@ -189,7 +193,6 @@ struct kh_caches {
 int unwind_fast(struct kh_caches *c, uint64_t *ips, int max) HIDDEN;
 void unwind_forget(void) HIDDEN; /* objects were unloaded: drop every cached rule */
 
-
 /* ---- modules.c ---- */
 void modules_scan(void) HIDDEN;        /* emit HT_MODULE for new mappings */
 int modules_knows(uint64_t ip) HIDDEN; /* ip inside a reported module */
@@ -201,10 +204,20 @@ void modules_fork_unlock(void) HIDDEN;
 
 /* ---- liveset.c: the live allocations ---- */
 #define LIVE_SILENT 1u /* allocated inside the tracker or inherited: no events */
-int liveset_insert(uintptr_t p, uint64_t size, uint32_t stack, uint32_t flags) HIDDEN;
-/* Remove p: 1 (and its flags, size, stack) when it was live, -1 when it
- * was freed before (double free), 0 when unknown. */
-int liveset_remove(uintptr_t p, uint32_t *flags, uint64_t *size, uint32_t *stack) HIDDEN;
+/* A live block and, for back-referencing frees, the stream that allocated
+ * it and its allocation number there. */
+struct live {
+	uint64_t size;
+	uint32_t stack, flags;
+	uint32_t owner, seq; /* owner 0: no stream */
+};
+/* Insert p: 0, or 1 when p was already live (the allocator gave it out
+ * twice, or a free went by unseen): *old is that block; -1 when out of
+ * memory. */
+int liveset_insert(uintptr_t p, const struct live *v, struct live *old) HIDDEN;
+/* Remove p: 1 (and the block in *out) when it was live, -1 when it was
+ * freed before (double free), 0 when unknown. */
+int liveset_remove(uintptr_t p, struct live *out) HIDDEN;
 int liveset_maybe(uintptr_t p) HIDDEN;  /* sampled mode's filter: 0 means surely absent */
 void liveset_init(void) HIDDEN;
 void liveset_fork_lock(void) HIDDEN;
@@ -226,10 +239,6 @@ void leakscan_note_unmap(void *p, size_t len) HIDDEN;
 void leakscan_fork_child(void) HIDDEN;
 
 /* ---- events.c: the record writers used by the hooks ---- */
-struct live {
-	uint64_t size;
-	uint32_t stack, flags;
-};
 void ev_alloc(void *p, size_t size) HIDDEN;        /* after the real allocation */
 void ev_silent_alloc(void *p, size_t size) HIDDEN; /* inside the tracker */
 /* Before the real free: 1 and *old when p was live (tracked), else 0; a

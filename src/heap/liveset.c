@@ -1,5 +1,6 @@
-/* liveset: the set of live allocations (pointer -> size, stack, flags), for
- * bad-free detection, realloc and the exit-time leak scan. 256 shards, each
+/* liveset: the set of live allocations (pointer -> size, stack, allocating
+ * stream and number, flags), for bad-free detection, realloc, the FREE
+ * records' back-references and the exit-time leak scan. 256 shards, each
  * an open-addressing table under its own spinlock, so two threads meet on
  * a lock only when their pointers hash to the same shard. Freed pointers
  * stay as FREED markers until the shard is rehashed, which tells a double
@@ -23,6 +24,7 @@ struct slot {
 	uintptr_t key; /* 0: empty */
 	uint64_t size;
 	uint32_t stack, flags;
+	uint32_t owner, seq;
 };
 
 struct shard {
@@ -42,6 +44,30 @@ static _Atomic uint8_t *filter;
 static inline uint64_t hp(uintptr_t p)
 {
 	return hash_mix((uint64_t)p ^ 0x9e3779b97f4a7c15ull, 0xd6e8feb86659fd93ull);
+}
+
+static inline struct shard *shard_of(uintptr_t p)
+{
+	return &shards[(hp(p) >> 24) & (SHARDS - 1)];
+}
+
+static void to_live(const struct slot *e, struct live *o)
+{
+	o->size = e->size;
+	o->stack = e->stack;
+	o->flags = e->flags & ~F_FREED;
+	o->owner = e->owner;
+	o->seq = e->seq;
+}
+
+static void from_live(struct slot *e, uintptr_t p, const struct live *v)
+{
+	e->key = p;
+	e->size = v->size;
+	e->stack = v->stack;
+	e->flags = v->flags;
+	e->owner = v->owner;
+	e->seq = v->seq;
 }
 
 void liveset_init(void)
@@ -112,10 +138,10 @@ int liveset_maybe(uintptr_t p)
 	return atomic_load_explicit(&filter[hp(p) >> (64 - FILTER_BITS)], memory_order_relaxed) != 0;
 }
 
-int liveset_insert(uintptr_t p, uint64_t size, uint32_t stack, uint32_t flags)
+int liveset_insert(uintptr_t p, const struct live *v, struct live *old)
 {
 	uint64_t h = hp(p);
-	struct shard *s = &shards[(h >> 24) & (SHARDS - 1)];
+	struct shard *s = shard_of(p);
 	int rc = 0;
 	kh_self.in_liveset++;
 	spin_lock(&s->lock);
@@ -134,7 +160,11 @@ int liveset_insert(uintptr_t p, uint64_t size, uint32_t stack, uint32_t flags)
 			tomb = e;
 	}
 	if (at->key == p && !(at->flags & F_FREED)) {
-		/* already live (the allocator returned it twice?): overwrite */
+		/* already live (the allocator returned it twice?): replaced */
+		to_live(at, old);
+		if (!(at->flags & LIVE_SILENT))
+			filter_add(h, -1);
+		rc = 1;
 	} else if (tomb) {
 		at = tomb;
 		s->count++;
@@ -143,11 +173,8 @@ int liveset_insert(uintptr_t p, uint64_t size, uint32_t stack, uint32_t flags)
 			s->used++;
 		s->count++;
 	}
-	at->key = p;
-	at->size = size;
-	at->stack = stack;
-	at->flags = flags;
-	if (!(flags & LIVE_SILENT))
+	from_live(at, p, v);
+	if (!(v->flags & LIVE_SILENT))
 		filter_add(h, 1);
 out:
 	spin_unlock(&s->lock);
@@ -155,10 +182,10 @@ out:
 	return rc;
 }
 
-int liveset_remove(uintptr_t p, uint32_t *flags, uint64_t *size, uint32_t *stack)
+int liveset_remove(uintptr_t p, struct live *out)
 {
 	uint64_t h = hp(p);
-	struct shard *s = &shards[(h >> 24) & (SHARDS - 1)];
+	struct shard *s = shard_of(p);
 	int rc = 0;
 	kh_self.in_liveset++;
 	spin_lock(&s->lock);
@@ -173,12 +200,10 @@ int liveset_remove(uintptr_t p, uint32_t *flags, uint64_t *size, uint32_t *stack
 				rc = -1;
 				break;
 			}
-			*flags = e->flags;
-			*size = e->size;
-			*stack = e->stack;
+			to_live(e, out);
 			e->flags |= F_FREED;
 			s->count--;
-			if (!(*flags & LIVE_SILENT))
+			if (!(e->flags & LIVE_SILENT))
 				filter_add(h, -1);
 			rc = 1;
 			break;

@@ -109,7 +109,7 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 		if (blen == (size_t)-1)
 			blen = build_id(info, bid, sizeof bid);
 		uint8_t rec[4200], *w = rec;
-		*w++ = HT_MODULE;
+		*w++ = HEAPTRACE_HEAD(HT_MODULE);
 		w = put_v(w, (uint64_t)id);
 		w = put_v(w, start);
 		w = put_v(w, end);

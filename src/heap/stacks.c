@@ -75,7 +75,7 @@ static uint32_t node(uint32_t parent, uint64_t ip, uint64_t h, int *is_new)
 		if (!e->id) {
 			id = atomic_fetch_add(&next_id, 1);
 			uint8_t rec[32], *w = rec;
-			*w++ = HT_STACK;
+			*w++ = HEAPTRACE_HEAD(HT_STACK);
 			w = put_v(w, id);
 			w = put_v(w, parent);
 			w = put_v(w, ip);

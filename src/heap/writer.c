@@ -1,11 +1,12 @@
 /* writer: the trace file. It holds the file descriptor, turns blocks of
- * records into compressed chunks (libdeflate, zlib format, whole blocks at
+ * records into compressed chunks (libdeflate, raw deflate, whole blocks at
  * a time: a block is one chunk; its one compressor is allocated once, as a
  * silent allocation of the tracker's own), and runs the flush
  * thread: every ~100 ms it takes every thread's partial buffer, samples
  * RSS, checks for new modules, and writes. Invariant: all chunk writes
- * happen under wlock, meta records first, so a stack or module record is
- * always in the file before any event that names it. */
+ * happen under wlock, and a block's meta records go out before it, so a
+ * stack, info or module record is always in the file before any event
+ * that names it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -63,15 +64,15 @@ static void write_chunk(const uint8_t *raw, uint32_t len)
 			kh_fail("out of memory for compression", 0);
 			return;
 		}
-		zout_cap = sizeof(struct heaptrace_chunk) + libdeflate_zlib_compress_bound(zc, BLOCK_BYTES);
+		zout_cap = sizeof(struct heaptrace_chunk) + libdeflate_deflate_compress_bound(zc, BLOCK_BYTES);
 		zout = heap_map(zout_cap);
 		if (!zout) {
 			kh_fail("out of memory for compression", 0);
 			return;
 		}
 	}
-	size_t zlen = libdeflate_zlib_compress(zc, raw, len, zout + sizeof(struct heaptrace_chunk),
-					       zout_cap - sizeof(struct heaptrace_chunk));
+	size_t zlen = libdeflate_deflate_compress(zc, raw, len, zout + sizeof(struct heaptrace_chunk),
+						  zout_cap - sizeof(struct heaptrace_chunk));
 	if (!zlen) {
 		kh_fail("compression failed", 0);
 		return;
@@ -92,13 +93,16 @@ void writer_drain(void)
 {
 	pthread_mutex_lock(&wlock);
 	for (;;) {
+		/* the block first, then the meta records: every STACK and INFO
+		 * record a queued block names was in the meta stream before the
+		 * block was queued, so it goes out first */
+		struct block *b = queue_pop();
 		for (struct block *m = meta_take(); m;) {
 			struct block *n = m->next;
 			write_chunk(m->data, m->len);
 			pool_put(m);
 			m = n;
 		}
-		struct block *b = queue_pop();
 		if (!b)
 			break;
 		write_chunk(b->data, b->len);
@@ -197,7 +201,7 @@ static void rss_record(void)
 	for (p++; *p >= '0' && *p <= '9'; p++)
 		res = res * 10 + (uint64_t)(*p - '0');
 	uint8_t rec[32], *w = rec;
-	*w++ = HT_RSS;
+	*w++ = HEAPTRACE_HEAD(HT_RSS);
 	w = put_v(w, kh_now_us());
 	w = put_v(w, res * (uint64_t)sysconf(_SC_PAGESIZE));
 	meta_append(rec, (size_t)(w - rec));
