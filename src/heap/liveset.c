@@ -1,14 +1,16 @@
 /* liveset: the set of live allocations (pointer -> size, stack, allocating
  * stream and number, flags), for bad-free detection, realloc, the FREE
  * records' back-references and the exit-time leak scan. 256 shards, each
- * an open-addressing table under its own spinlock, so two threads meet on
- * a lock only when their pointers hash to the same shard. Freed pointers
- * stay as FREED markers until the shard is rehashed, which tells a double
- * free from a free of an unknown pointer (best effort). Tables start small
- * (64 slots) and are purged of markers in place when no larger table is
- * needed, so a program with few live blocks keeps the whole set in cache.
- * Invariant: a live key sits before any FREED marker of the same key on
- * its probe chain. */
+ * an open-addressing table (linear probing, at most half full) under its
+ * own spinlock. A pointer's shard comes from its 1 MiB region of the
+ * address space, so a thread working in its own arena keeps to a few
+ * shards of its own: their locks and slots stay in its core's cache, and
+ * two threads rarely meet on a lock. A removal shifts the rest of its
+ * probe run back (no tombstones, so a table never needs purging); each
+ * shard remembers its last 16 freed pointers, which tells a double free
+ * from a free of an unknown pointer (best effort).
+ * Invariant: every key sits in the probe run that starts at its home slot,
+ * with no empty slot between its home and itself. */
 #include <string.h>
 #include <time.h>
 
@@ -16,9 +18,9 @@
 #include "heap/heap.h"
 
 #define SHARDS 256
+#define REGION_SHIFT 20
 #define MIN_CAP 64
-#define PURGE_MAX 64 /* live entries rehashed in place, via the stack */
-#define F_FREED 0x80000000u
+#define RECENT_FREES 16
 
 struct slot {
 	uintptr_t key; /* 0: empty */
@@ -28,14 +30,15 @@ struct slot {
 };
 
 struct shard {
-	atomic_int lock;
+	_Alignas(64) atomic_int lock; /* a shard is whole cache lines: no false sharing */
 	uint32_t mask;
-	uint32_t count, used; /* live entries; live + FREED markers */
+	uint32_t count; /* live entries */
+	uint32_t freed_at;
 	struct slot *slots;
-	char pad[64 - 3 * sizeof(uint32_t) - sizeof(atomic_int) - sizeof(void *)];
+	uintptr_t freed[RECENT_FREES]; /* the last pointers freed */
 };
 
-static _Alignas(64) struct shard shards[SHARDS];
+static struct shard shards[SHARDS];
 /* sampled mode: counts of live sampled pointers by hash, so free() of an
  * unsampled pointer costs one load */
 #define FILTER_BITS 20
@@ -48,14 +51,15 @@ static inline uint64_t hp(uintptr_t p)
 
 static inline struct shard *shard_of(uintptr_t p)
 {
-	return &shards[(hp(p) >> 24) & (SHARDS - 1)];
+	uint64_t r = hash_mix(((uint64_t)p >> REGION_SHIFT) ^ 0xc2b2ae3d27d4eb4full, 0x9e3779b97f4a7c15ull);
+	return &shards[r >> 56];
 }
 
 static void to_live(const struct slot *e, struct live *o)
 {
 	o->size = e->size;
 	o->stack = e->stack;
-	o->flags = e->flags & ~F_FREED;
+	o->flags = e->flags;
 	o->owner = e->owner;
 	o->seq = e->seq;
 }
@@ -76,47 +80,25 @@ void liveset_init(void)
 		filter = heap_map(1u << FILTER_BITS);
 }
 
-static void put_slot(struct slot *t, uint32_t mask, const struct slot *o)
-{
-	uint32_t j = (uint32_t)hp(o->key) & mask;
-	while (t[j].key)
-		j = (j + 1) & mask;
-	t[j] = *o;
-}
-
-/* Drop the FREED markers: in place when the table keeps its size and holds
- * few live entries (no system call), else into a new table. */
 static int grow(struct shard *s)
 {
-	uint32_t cap = MIN_CAP;
-	while (cap < (s->count + 1) * 3)
-		cap *= 2;
-	if (s->slots && cap == s->mask + 1 && s->count <= PURGE_MAX) {
-		struct slot keep[PURGE_MAX];
-		uint32_t n = 0;
-		for (uint32_t i = 0; i <= s->mask; i++)
-			if (s->slots[i].key && !(s->slots[i].flags & F_FREED))
-				keep[n++] = s->slots[i];
-		memset(s->slots, 0, (size_t)cap * sizeof *s->slots);
-		for (uint32_t i = 0; i < n; i++)
-			put_slot(s->slots, s->mask, &keep[i]);
-		s->used = s->count;
-		return 0;
-	}
+	uint32_t cap = s->slots ? (s->mask + 1) * 2 : MIN_CAP;
 	struct slot *n = heap_map((size_t)cap * sizeof *n);
 	if (!n)
 		return -1;
-	if (s->slots) {
-		for (uint32_t i = 0; i <= s->mask; i++) {
-			struct slot *o = &s->slots[i];
-			if (o->key && !(o->flags & F_FREED))
-				put_slot(n, cap - 1, o);
-		}
-		heap_unmap(s->slots, (size_t)(s->mask + 1) * sizeof *n);
+	for (uint32_t i = 0; s->slots && i <= s->mask; i++) {
+		struct slot *o = &s->slots[i];
+		if (!o->key)
+			continue;
+		uint32_t j = (uint32_t)hp(o->key) & (cap - 1);
+		while (n[j].key)
+			j = (j + 1) & (cap - 1);
+		n[j] = *o;
 	}
+	if (s->slots)
+		heap_unmap(s->slots, (size_t)(s->mask + 1) * sizeof *n);
 	s->slots = n;
 	s->mask = cap - 1;
-	s->used = s->count;
 	return 0;
 }
 
@@ -145,32 +127,23 @@ int liveset_insert(uintptr_t p, const struct live *v, struct live *old)
 	int rc = 0;
 	kh_self.in_liveset++;
 	spin_lock(&s->lock);
-	if ((!s->slots || (s->used + 1) * 4 > (s->mask + 1) * 3) && grow(s) < 0) {
+	if ((!s->slots || (s->count + 1) * 2 > s->mask + 1) && grow(s) < 0) {
 		rc = -1;
 		goto out;
 	}
-	struct slot *tomb = NULL, *at = NULL;
+	struct slot *at;
 	for (uint32_t i = (uint32_t)h & s->mask;; i = (i + 1) & s->mask) {
-		struct slot *e = &s->slots[i];
-		if (!e->key || e->key == p) {
-			at = e;
+		at = &s->slots[i];
+		if (!at->key || at->key == p)
 			break;
-		}
-		if (!tomb && (e->flags & F_FREED))
-			tomb = e;
 	}
-	if (at->key == p && !(at->flags & F_FREED)) {
+	if (at->key == p) {
 		/* already live (the allocator returned it twice?): replaced */
 		to_live(at, old);
 		if (!(at->flags & LIVE_SILENT))
 			filter_add(h, -1);
 		rc = 1;
-	} else if (tomb) {
-		at = tomb;
-		s->count++;
 	} else {
-		if (!at->key)
-			s->used++;
 		s->count++;
 	}
 	from_live(at, p, v);
@@ -182,6 +155,22 @@ out:
 	return rc;
 }
 
+/* Empty slot i, shifting back the entries after it that may move. */
+static void delete_at(struct shard *s, uint32_t i)
+{
+	uint32_t mask = s->mask;
+	for (uint32_t j = (i + 1) & mask; s->slots[j].key; j = (j + 1) & mask) {
+		uint32_t home = (uint32_t)hp(s->slots[j].key) & mask;
+		/* j may move to i only if its home is not in (i, j] cyclically */
+		int between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+		if (!between) {
+			s->slots[i] = s->slots[j];
+			i = j;
+		}
+	}
+	s->slots[i].key = 0;
+}
+
 int liveset_remove(uintptr_t p, struct live *out)
 {
 	uint64_t h = hp(p);
@@ -190,25 +179,26 @@ int liveset_remove(uintptr_t p, struct live *out)
 	kh_self.in_liveset++;
 	spin_lock(&s->lock);
 	if (s->slots) {
-		for (uint32_t i = (uint32_t)h & s->mask, n = 0; n <= s->mask; i = (i + 1) & s->mask, n++) {
+		for (uint32_t i = (uint32_t)h & s->mask;; i = (i + 1) & s->mask) {
 			struct slot *e = &s->slots[i];
 			if (!e->key)
 				break;
 			if (e->key != p)
 				continue;
-			if (e->flags & F_FREED) {
-				rc = -1;
-				break;
-			}
 			to_live(e, out);
-			e->flags |= F_FREED;
-			s->count--;
 			if (!(e->flags & LIVE_SILENT))
 				filter_add(h, -1);
+			delete_at(s, i);
+			s->count--;
+			s->freed[s->freed_at++ % RECENT_FREES] = p;
 			rc = 1;
 			break;
 		}
 	}
+	if (!rc)
+		for (int i = 0; i < RECENT_FREES; i++)
+			if (s->freed[i] == p)
+				rc = -1;
 	spin_unlock(&s->lock);
 	kh_self.in_liveset--;
 	return rc;
@@ -270,7 +260,7 @@ void liveset_each_locked(void (*fn)(void *ctx, uintptr_t p, uint64_t size, uint3
 	for (int i = 0; i < SHARDS; i++) {
 		struct shard *s = &shards[i];
 		for (uint32_t j = 0; s->slots && j <= s->mask; j++)
-			if (s->slots[j].key && !(s->slots[j].flags & F_FREED))
+			if (s->slots[j].key)
 				fn(ctx, s->slots[j].key, s->slots[j].size, s->slots[j].stack, s->slots[j].flags);
 	}
 }
