@@ -198,7 +198,12 @@ void modules_scan(void) HIDDEN;        /* emit HT_MODULE for new mappings */
 int modules_knows(uint64_t ip) HIDDEN; /* ip inside a reported module */
 void modules_check(void) HIDDEN;       /* rescan if the loader's counters moved */
 void modules_reset(void) HIDDEN;
-int modules_self(uint64_t ip) HIDDEN;  /* ip inside libkiln-heap.so */
+extern uint64_t kh_self_start HIDDEN; /* libkiln-heap.so's code: [start, end) */
+extern uint64_t kh_self_end HIDDEN;
+static inline int modules_self(uint64_t ip) /* ip inside libkiln-heap.so */
+{
+	return ip - kh_self_start < kh_self_end - kh_self_start;
+}
 void modules_fork_lock(void) HIDDEN;
 void modules_fork_unlock(void) HIDDEN;
 

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "base/hash.h"
 #include "heap/heap.h"
 
 #define SHARDS 256
@@ -44,15 +43,17 @@ static struct shard shards[SHARDS];
 #define FILTER_BITS 20
 static _Atomic uint8_t *filter;
 
+/* Multiplicative hashes: the product's high half mixed down, so that the
+ * low bits (the table index) depend on every bit of the pointer. */
 static inline uint64_t hp(uintptr_t p)
 {
-	return hash_mix((uint64_t)p ^ 0x9e3779b97f4a7c15ull, 0xd6e8feb86659fd93ull);
+	uint64_t h = (uint64_t)p * 0x9e3779b97f4a7c15ull;
+	return h ^ h >> 32;
 }
 
 static inline struct shard *shard_of(uintptr_t p)
 {
-	uint64_t r = hash_mix(((uint64_t)p >> REGION_SHIFT) ^ 0xc2b2ae3d27d4eb4full, 0x9e3779b97f4a7c15ull);
-	return &shards[r >> 56];
+	return &shards[((uint64_t)p >> REGION_SHIFT) * 0xd6e8feb86659fd93ull >> 56];
 }
 
 static void to_live(const struct slot *e, struct live *o)

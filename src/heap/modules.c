@@ -24,13 +24,8 @@ struct mod {
 static struct mod mods[MAX_MODS];
 static int nmods;
 static atomic_int mlock;
-static uint64_t self_start, self_end;
+uint64_t kh_self_start, kh_self_end;
 static _Atomic unsigned long long seen_adds, seen_subs;
-
-int modules_self(uint64_t ip)
-{
-	return ip >= self_start && ip < self_end;
-}
 
 int modules_knows(uint64_t ip)
 {
@@ -92,9 +87,9 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
 			continue;
 		uint64_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
-		if ((uint64_t)(uintptr_t)&modules_self >= start && (uint64_t)(uintptr_t)&modules_self < end) {
-			self_start = start;
-			self_end = end;
+		if ((uint64_t)(uintptr_t)&modules_scan >= start && (uint64_t)(uintptr_t)&modules_scan < end) {
+			kh_self_start = start;
+			kh_self_end = end;
 		}
 		spin_lock(&mlock);
 		int known = 0;

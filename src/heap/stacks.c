@@ -195,24 +195,30 @@ uint32_t stacks_capture(void)
 		n = slow_backtrace(ips, MAX_FRAMES);
 	}
 	int first = host_start(ips, n);
-	struct stack_cache_entry *cache = caches ? caches->stack : NULL;
-	uint32_t id = 0;
-	int unknown = 0;
-	/* root first; j counts the frames kept (the tracker's are dropped,
-	 * main's wrapper too), and while they repeat the previous stack's,
-	 * so do the ids */
-	uint32_t j = 0, same = caches != NULL;
-	for (int i = n - 1; i >= first; i--) {
+	uint32_t id = 0, j = 0;
+	int i = n - 1, unknown = 0;
+	/* Root first, dropping the tracker's frames (main's wrapper too): the
+	 * frames the previous stack shares from the root have its ids. */
+	if (caches) {
+		uint32_t last_n = caches->last_n;
+		for (; i >= first; i--) {
+			uint64_t ip = ips[i];
+			if (__builtin_expect(!ip || modules_self(ip), 0))
+				continue;
+			if (j == last_n || caches->last_ips[j] != ip)
+				break;
+			j++;
+		}
+		if (j)
+			id = caches->last_ids[j - 1];
+	}
+	/* the rest through the per-thread cache, else the trie */
+	for (; i >= first; i--) {
 		uint64_t ip = ips[i];
 		if (!ip || modules_self(ip))
 			continue;
-		if (same && j < caches->last_n && caches->last_ips[j] == ip) {
-			id = caches->last_ids[j++];
-			continue;
-		}
-		same = 0;
 		uint64_t h = hnode(id, ip);
-		struct stack_cache_entry *c = cache ? &cache[h & (STACK_CACHE_ENTRIES - 1)] : NULL;
+		struct stack_cache_entry *c = caches ? &caches->stack[h & (STACK_CACHE_ENTRIES - 1)] : NULL;
 		if (c && c->id && c->ip == ip && c->parent == id) {
 			id = c->id;
 		} else {

@@ -449,10 +449,11 @@ static void compute_rule(struct unwind_rule *u, uint64_t pc)
 	if (s.cfa_bad || (s.cfa_reg != R_RSP && s.cfa_reg != R_RBP) || s.cfa_off < INT32_MIN ||
 	    s.cfa_off > INT32_MAX)
 		return;
-	if (s.ra.how != RULE_OFFSET || s.ra.off < INT8_MIN || s.ra.off > INT8_MAX)
+	/* both saved where a frame keeps them, just below the CFA (the walk
+	 * relies on it: reads within 128 bytes below a CFA on the stack) */
+	if (s.ra.how != RULE_OFFSET || s.ra.off < -128 || s.ra.off > -8)
 		return;
-	if (s.rbp.how == RULE_OFFSET ? s.rbp.off < INT16_MIN || s.rbp.off > INT16_MAX || s.rbp.off == 0
-				     : s.rbp.how != RULE_SAME)
+	if (s.rbp.how == RULE_OFFSET ? s.rbp.off < -128 || s.rbp.off > -8 : s.rbp.how != RULE_SAME)
 		return;
 	u->kind = s.cfa_reg == R_RBP ? UNWIND_CFA_RBP : UNWIND_CFA_RSP;
 	u->cfa_off = (int32_t)s.cfa_off;
@@ -467,40 +468,33 @@ void unwind_forget(void)
 	atomic_fetch_add(&generation, 1);
 }
 
-/* The rule for pc at frame k: the rule the previous stack used at frame k
- * (consecutive stacks share most frames; this array is small and read in
- * order, so it stays in the L1 cache), else the hashed cache, else
- * computed. */
-static inline const struct unwind_rule *rule_for(struct kh_caches *c, int k, uint64_t pc, struct unwind_rule *tmp)
+/* The rule for pc at frame k when the previous stack's frame k had
+ * another: the hashed cache, else computed; it becomes frame k's. */
+static __attribute__((noinline, cold)) const struct unwind_rule *rule_slow(struct kh_caches *c, int k, uint64_t pc)
 {
-	if (!c) {
-		compute_rule(tmp, pc);
-		return tmp;
-	}
-	struct unwind_rule *r = k < UNWIND_RECENT ? &c->recent[k] : tmp;
-	if (r->pc == pc)
-		return r;
 	struct unwind_rule *u = &c->rules[(pc * 0x9e3779b97f4a7c15ull) >> (64 - UNWIND_CACHE_BITS)];
-	if (__builtin_expect(u->pc != pc, 0))
+	if (u->pc != pc)
 		compute_rule(u, pc);
-	*r = *u;
-	return r;
+	if (k >= UNWIND_RECENT)
+		return u;
+	c->recent[k] = *u;
+	return &c->recent[k];
 }
 
 __attribute__((noinline)) int unwind_fast(struct kh_caches *c, uint64_t *ips, int max)
 {
-	uint64_t ip, sp, bp;
+	uint64_t pc, sp, bp;
 	__asm__ volatile("lea 0(%%rip), %0\n\t"
 			 "mov %%rsp, %1\n\t"
 			 "mov %%rbp, %2\n\t"
-			 : "=r"(ip), "=r"(sp), "=r"(bp));
-	if (c) {
-		uint32_t g = atomic_load_explicit(&generation, memory_order_relaxed);
-		if (__builtin_expect(c->rules_gen != g, 0)) {
-			memset(c->rules, 0, sizeof c->rules);
-			memset(c->recent, 0, sizeof c->recent);
-			c->rules_gen = g;
-		}
+			 : "=r"(pc), "=r"(sp), "=r"(bp));
+	if (!c)
+		return -1; /* a thread past its exit: rare, libunwind's */
+	uint32_t g = atomic_load_explicit(&generation, memory_order_relaxed);
+	if (__builtin_expect(c->rules_gen != g, 0)) {
+		memset(c->rules, 0, sizeof c->rules);
+		memset(c->recent, 0, sizeof c->recent);
+		c->rules_gen = g;
 	}
 	/* the stack's top: glibc keeps a thread's descriptor above its
 	 * stack; the main thread's stack ends below __libc_stack_end */
@@ -510,35 +504,32 @@ __attribute__((noinline)) int unwind_fast(struct kh_caches *c, uint64_t *ips, in
 		if (!(hi > sp && hi - sp < (1ull << 32)))
 			return -1;
 	}
-	struct unwind_rule tmp;
-	int n = 0, k = 0;
-	uint64_t pc = ip;
-	for (int own = 1;; own = 0, k++) {
-		if (!own) { /* unwind_fast's own frame is not reported */
-			ips[n++] = ip;
-			if (n == max)
-				return n;
-		}
-		const struct unwind_rule *u = rule_for(c, k, pc, &tmp);
-		if (u->kind == UNWIND_END)
-			return n;
-		if (u->kind == UNWIND_FAIL)
-			return -1;
+	/* Each step goes from a frame (pc, sp, bp) to its caller's; the first
+	 * frame, unwind_fast's own, is not reported. A CFA must lie above the
+	 * frame's sp and at most at the stack's top; the saved values are read
+	 * within 128 bytes below it, so never below the first frame's red
+	 * zone (mapped, by the ABI) nor above the top. */
+	const struct unwind_rule *u = c->recent;
+	int n = 0;
+	for (;;) {
+		if (__builtin_expect(u->pc != pc, 0))
+			u = rule_slow(c, n, pc);
+		if (__builtin_expect(u->kind < UNWIND_CFA_RSP, 0))
+			return u->kind == UNWIND_END ? n : -1;
 		uint64_t cfa = (u->kind == UNWIND_CFA_RBP ? bp : sp) + (uint64_t)(int64_t)u->cfa_off;
-		uint64_t ra_at = cfa + (uint64_t)(int64_t)u->ra_off;
-		if (cfa <= sp || cfa > hi || ra_at < sp || ra_at > hi - 8 || (ra_at & 7))
+		if (__builtin_expect(cfa - sp - 1 >= hi - sp, 0))
 			return -1;
-		if (u->rbp_off) {
-			uint64_t bp_at = cfa + (uint64_t)(int64_t)u->rbp_off;
-			if (bp_at < sp || bp_at > hi - 8 || (bp_at & 7))
-				return -1;
-			bp = *(const uint64_t *)(uintptr_t)bp_at;
-		}
-		ip = *(const uint64_t *)(uintptr_t)ra_at;
+		uint64_t ip = *(const uint64_t *)(uintptr_t)(cfa + (uint64_t)(int64_t)u->ra_off);
+		if (u->rbp_off)
+			bp = *(const uint64_t *)(uintptr_t)(cfa + (uint64_t)(int64_t)u->rbp_off);
 		sp = cfa;
 		if (!ip)
 			return n;
+		ips[n++] = ip;
+		if (n == max)
+			return n;
 		pc = ip - 1;
+		u = n < UNWIND_RECENT ? &c->recent[n] : &c->recent[UNWIND_RECENT - 1];
 	}
 }
 
