@@ -33,6 +33,10 @@ void *heap_map(size_t len)
 	long r = syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (r < 0 && r > -4096)
 		return NULL;
+	/* big tables (the live set of a program with a million blocks) are
+	 * probed at random: huge pages spare a TLB miss a probe */
+	if (len >= (4u << 20))
+		syscall(SYS_madvise, r, len, MADV_HUGEPAGE);
 	leakscan_note_map((void *)r, len);
 	return (void *)r;
 }
@@ -285,23 +289,27 @@ EXEC_HOOK(execv, (const char *path, char *const argv[]), (path, argv))
 EXEC_HOOK(execvp, (const char *file, char *const argv[]), (file, argv))
 EXEC_HOOK(execvpe, (const char *file, char *const argv[], char *const envp[]), (file, argv, envp))
 
+/* The writer's lock first: the flush thread holds it while it compresses,
+ * and the compressor's first use allocates (a silent allocation, which
+ * takes a liveset lock); taking the liveset's locks first would wait for
+ * the flush thread while it waits for them. */
 static void on_fork_prepare(void)
 {
 	kh_self.guard++;
+	writer_fork_lock();
 	stacks_fork_lock();
 	liveset_fork_lock();
 	modules_fork_lock();
-	writer_fork_lock();
 	buffer_fork_lock();
 }
 
 static void on_fork_parent(void)
 {
 	buffer_fork_unlock();
-	writer_fork_unlock();
 	modules_fork_unlock();
 	liveset_fork_unlock();
 	stacks_fork_unlock();
+	writer_fork_unlock();
 	kh_self.guard--;
 }
 
