@@ -158,11 +158,13 @@ void stacks_fork_lock(void) HIDDEN;
 void stacks_fork_unlock(void) HIDDEN;
 void stacks_clear_cache(void *cache) HIDDEN; /* a struct kh_caches: forget every stack id */
 void stacks_check_report(void) HIDDEN; /* KILN_HEAP_UNWIND_CHECK's summary, at exit */
-#define STACK_CACHE_ENTRIES 1024
+#define STACK_CACHE_ENTRIES 4096
 struct stack_cache_entry { uint64_t ip; uint32_t parent, id; };
 
-/* ---- unwind.c: the fast unwinder (x86_64 DWARF CFI, cached rules) ---- */
+/* ---- unwind.c: the walker (x86_64 DWARF CFI, cached rules) ---- */
 #define UNWIND_CACHE_BITS 12
+#define UNWIND_MAX 128              /* frames reported, as unw_backtrace's limit here */
+#define UNWIND_MEMO (UNWIND_MAX + 1) /* frames kept: those and the walker's own */
 enum { UNWIND_FAIL, UNWIND_END, UNWIND_CFA_RSP, UNWIND_CFA_RBP };
 struct unwind_rule {
 	uint64_t pc;     /* the address the rule is for (0: empty) */
@@ -171,26 +173,38 @@ struct unwind_rule {
 	int8_t ra_off;   /* the return address at CFA + ra_off */
 	uint8_t kind;    /* UNWIND_* */
 };
+/* One frame of a walk: its state, the step to its caller, its stack id. */
+struct unwind_frame {
+	uint64_t pc, sp, bp;   /* pc: its return address - 1 (exact for the walker's own frame) */
+	uint64_t ra_at, bp_at; /* where its caller's return address and rbp were read (bp_at 0: not) */
+	uint64_t ra, nbp;      /* what was read there */
+	uint32_t id;           /* stacks.c: the id of the stack from the root to this frame */
+	uint8_t end;           /* the outermost frame: the walk ended here */
+	uint8_t uses_bp;       /* its CFA is rbp-based */
+	uint8_t bp_matters;    /* the walk from here to the root reads this frame's rbp */
+	uint8_t pad;
+};
 
-#define UNWIND_RECENT 128 /* frames of the previous stack remembered */
-
-/* A thread's caches, kept with its buffer (buffer.c). Besides the hashed
- * caches, the previous stack: its rules by frame (leaf first) and its
- * addresses and trie ids (root first), which the next stack mostly
- * repeats. */
+/* A thread's caches, kept with its buffer (buffer.c): the previous walk,
+ * root first (the next walk of a thread mostly repeats its root side), a
+ * stage for a walk's fresh frames, the hashed rules and stack ids. */
 struct kh_caches {
-	struct unwind_rule recent[UNWIND_RECENT];
-	uint64_t last_ips[UNWIND_RECENT];
-	uint32_t last_ids[UNWIND_RECENT];
-	uint32_t last_n;
+	struct unwind_frame memo[UNWIND_MEMO];
+	struct unwind_frame stage[UNWIND_MEMO];
+	uint32_t memo_n, memo_root;
 	uint32_t rules_gen;
 	struct stack_cache_entry stack[STACK_CACHE_ENTRIES];
 	struct unwind_rule rules[1 << UNWIND_CACHE_BITS];
 };
-/* Writes up to max return addresses of the calling stack, innermost (the
- * one into unwind_fast's caller) first, as unw_backtrace does; returns how
- * many, or -1 when a frame needs libunwind. c (may be NULL) caches rules. */
-int unwind_fast(struct kh_caches *c, uint64_t *ips, int max) HIDDEN;
+/* Walks the calling stack into c->memo, root first, in c->memo_n frames,
+ * the last the walker's own (each frame's pc + 1 is its return address,
+ * as unw_backtrace reports them, leaf first). Where the walk meets a frame
+ * of the previous one (same pc, sp and, when it matters, rbp) it only
+ * verifies the values the previous walk read on its way to the root: the
+ * first *fresh frames are then the previous walk's, ids included. Returns
+ * 0; 1 when cut at UNWIND_MAX frames (the caller empties the memo after
+ * use); -1 when a frame needs libunwind (the memo is emptied). */
+int unwind_walk(struct kh_caches *c, uint32_t *fresh) HIDDEN;
 void unwind_forget(void) HIDDEN; /* objects were unloaded: drop every cached rule */
 
 /* ---- modules.c ---- */

@@ -2,7 +2,8 @@
  * unwound by unwind.c (DWARF CFI with cached rules, so code without frame
  * pointers unwinds correctly and cheaply), or by libunwind's unw_backtrace
  * for the frames unwind.c leaves to it. The trie is 64 shards under their
- * own spinlocks, fronted by a 1024-entry direct-mapped cache per thread.
+ * own spinlocks, fronted by a 4096-entry direct-mapped cache per thread;
+ * a walk that repeats the previous one's frames reuses their ids.
  * Invariant: a node's HT_STACK record is appended to the meta stream before
  * the node is visible in the table, so it precedes every use in the file. */
 #define UNW_LOCAL_ONLY
@@ -179,72 +180,90 @@ void stacks_check_report(void)
 	kh_say(parts, sizeof parts / sizeof *parts);
 }
 
+/* The id of the child of parent for ip: the per-thread cache, else the
+ * trie (which may add the node). 0 when out of memory. */
+static inline uint32_t child(struct kh_caches *caches, uint32_t parent, uint64_t ip, int *unknown)
+{
+	uint64_t h = hnode(parent, ip);
+	struct stack_cache_entry *c = caches ? &caches->stack[h & (STACK_CACHE_ENTRIES - 1)] : NULL;
+	if (c && c->id && c->ip == ip && c->parent == parent)
+		return c->id;
+	int is_new = 0;
+	uint32_t id = node(parent, ip, h, &is_new);
+	if (is_new && !modules_knows(ip))
+		*unknown = 1;
+	if (c && id) {
+		c->ip = ip;
+		c->parent = parent;
+		c->id = id;
+	}
+	return id;
+}
+
+/* The stack id of ips (leaf first), the tracker's frames dropped. */
+static uint32_t ids_of_list(struct kh_caches *caches, uint32_t root, const uint64_t *ips, int n, int *unknown)
+{
+	uint32_t id = root;
+	for (int i = n - 1; i >= 0; i--) { /* root first */
+		if (!ips[i] || modules_self(ips[i]))
+			continue; /* the tracker's frames (main's wrapper too) */
+		uint32_t c = child(caches, id, ips[i], unknown);
+		if (!c)
+			break; /* out of memory: the stack so far */
+		id = c;
+	}
+	return id;
+}
+
 uint32_t stacks_capture(void)
 {
-	uint64_t ips[MAX_FRAMES];
+	uint32_t root = 0; /* the trie's root: stacks start there */
 	struct kh_caches *caches = buffer_stack_cache();
-	int n = unwind_fast(caches, ips, MAX_FRAMES);
+	int unknown = 0;
+	uint32_t id = root, fresh = 0;
+	int cut = caches ? unwind_walk(caches, &fresh) : -1;
+	if (cut >= 0) {
+		/* the walk's frames, root first; the first fresh ones are the
+		 * previous walk's, their ids known (if from the same root) */
+		struct unwind_frame *m = caches->memo;
+		uint32_t n = caches->memo_n;
+		if (caches->memo_root != root)
+			fresh = 0;
+		caches->memo_root = root;
+		if (fresh)
+			id = m[fresh - 1].id;
+		for (uint32_t x = fresh; x < n; x++) {
+			uint64_t ip = m[x].pc + 1;
+			/* the walker's own frame (the last) is not reported, nor
+			 * the tracker's frames */
+			if (x + 1 < n && !modules_self(ip)) {
+				id = child(caches, id, ip, &unknown);
+				if (!id) { /* out of memory: forget this walk */
+					cut = 1;
+					break;
+				}
+			}
+			m[x].id = id;
+		}
+	}
 	if (__builtin_expect(check_unwind, 0)) {
-		uint64_t slow[MAX_FRAMES];
-		int ns = slow_backtrace(slow, MAX_FRAMES);
-		compare(ips, n, slow, ns);
-		for (int i = 0; i < ns; i++)
-			ips[i] = slow[i];
-		n = ns;
-	} else if (n < 0) {
-		n = slow_backtrace(ips, MAX_FRAMES);
-	}
-	int first = host_start(ips, n);
-	uint32_t id = 0, j = 0;
-	int i = n - 1, unknown = 0;
-	/* Root first, dropping the tracker's frames (main's wrapper too): the
-	 * frames the previous stack shares from the root have its ids. */
-	if (caches) {
-		uint32_t last_n = caches->last_n;
-		for (; i >= first; i--) {
-			uint64_t ip = ips[i];
-			if (__builtin_expect(!ip || modules_self(ip), 0))
-				continue;
-			if (j == last_n || caches->last_ips[j] != ip)
-				break;
-			j++;
+		/* the walker's addresses (leaf first) against libunwind's */
+		uint64_t fast[MAX_FRAMES], slow[MAX_FRAMES];
+		int nf = -1, ns = slow_backtrace(slow, MAX_FRAMES);
+		if (cut >= 0 && caches->memo_n) {
+			nf = 0;
+			for (int x = (int)caches->memo_n - 2; x >= 0 && nf < MAX_FRAMES; x--)
+				fast[nf++] = caches->memo[x].pc + 1;
 		}
-		if (j)
-			id = caches->last_ids[j - 1];
+		compare(fast, nf, slow, ns);
 	}
-	/* the rest through the per-thread cache, else the trie */
-	for (; i >= first; i--) {
-		uint64_t ip = ips[i];
-		if (!ip || modules_self(ip))
-			continue;
-		uint64_t h = hnode(id, ip);
-		struct stack_cache_entry *c = caches ? &caches->stack[h & (STACK_CACHE_ENTRIES - 1)] : NULL;
-		if (c && c->id && c->ip == ip && c->parent == id) {
-			id = c->id;
-		} else {
-			int is_new = 0;
-			uint32_t nid = node(id, ip, h, &is_new);
-			if (!nid) {
-				j = 0; /* out of memory: remember nothing */
-				break;
-			}
-			if (is_new && !modules_knows(ip))
-				unknown = 1;
-			if (c) {
-				c->ip = ip;
-				c->parent = id;
-				c->id = nid;
-			}
-			id = nid;
-		}
-		if (caches && j < UNWIND_RECENT) {
-			caches->last_ips[j] = ip;
-			caches->last_ids[j] = id;
-			j++;
-		}
+	if (cut > 0)
+		caches->memo_n = 0; /* cut short (or out of memory): not to be joined */
+	if (cut < 0) {
+		uint64_t ips[MAX_FRAMES];
+		int n = slow_backtrace(ips, MAX_FRAMES);
+		id = ids_of_list(caches, root, ips, n, &unknown);
 	}
-	if (caches)
-		caches->last_n = j;
 	if (unknown)
 		modules_scan(); /* a dlopen'ed library, say; no lock is held here */
 	return id;
@@ -254,7 +273,7 @@ void stacks_clear_cache(void *cache)
 {
 	struct kh_caches *c = cache;
 	memset(c->stack, 0, sizeof c->stack);
-	c->last_n = 0;
+	c->memo_n = 0;
 }
 
 /* libunwind's default cache is global and locked: two threads unwinding

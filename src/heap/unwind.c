@@ -1,16 +1,18 @@
 /* unwind: the tracker's own x86_64 stack walker. A frame's rule (the CFA
  * is rsp or rbp plus an offset; the return address, and the caller's rbp
- * when saved, lie at fixed offsets from the CFA) comes from the DWARF CFI
+ * when saved, lie at fixed offsets below the CFA) comes from the DWARF CFI
  * of the object's .eh_frame, found with _dl_find_object and the binary
  * search table of .eh_frame_hdr; it is computed once per address and kept
- * in a per-thread cache, so a frame costs a cache probe and two loads.
- * Frame-pointer code has rbp-based rules and is walked the same way.
- * Invariant: when unwind_fast returns >= 0 its addresses are exactly the
- * ones unw_backtrace gives; anything it does not model (signal frames,
- * DWARF expressions, a CFA in another register, an address without CFI, a
- * CFA off the thread's stack) makes it return -1, and the caller asks
- * libunwind for the whole stack. KILN_HEAP_UNWIND_CHECK=1 compares the two
- * on every stack (stacks.c). */
+ * in a per-thread cache. Frame-pointer code has rbp-based rules and is
+ * walked the same way. A thread's next walk mostly repeats the root side
+ * of its previous one: where it meets a frame of that walk (same pc, sp
+ * and, if it matters, rbp), it checks the values that walk read on its way
+ * to the root instead of walking again.
+ * Invariant: a walk gives exactly the addresses unw_backtrace gives;
+ * anything it does not model (signal frames, DWARF expressions, a CFA in
+ * another register, an address without CFI, a CFA off the thread's stack)
+ * makes it return -1, and the caller asks libunwind for the whole stack.
+ * KILN_HEAP_UNWIND_CHECK=1 compares the two on every stack (stacks.c). */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <string.h>
@@ -468,32 +470,30 @@ void unwind_forget(void)
 	atomic_fetch_add(&generation, 1);
 }
 
-/* The rule for pc at frame k when the previous stack's frame k had
- * another: the hashed cache, else computed; it becomes frame k's. */
-static __attribute__((noinline, cold)) const struct unwind_rule *rule_slow(struct kh_caches *c, int k, uint64_t pc)
+/* How a walk ended at a frame: its rule says it is the outermost, or the
+ * return address it read is 0. */
+enum { END_RULE = 1, END_ZERO = 2 };
+
+/* The rule for pc from the hashed cache, else computed. */
+static inline const struct unwind_rule *rule_lookup(struct kh_caches *c, uint64_t pc)
 {
 	struct unwind_rule *u = &c->rules[(pc * 0x9e3779b97f4a7c15ull) >> (64 - UNWIND_CACHE_BITS)];
-	if (u->pc != pc)
+	if (__builtin_expect(u->pc != pc, 0))
 		compute_rule(u, pc);
-	if (k >= UNWIND_RECENT)
-		return u;
-	c->recent[k] = *u;
-	return &c->recent[k];
+	return u;
 }
 
-__attribute__((noinline)) int unwind_fast(struct kh_caches *c, uint64_t *ips, int max)
+__attribute__((noinline)) int unwind_walk(struct kh_caches *c, uint32_t *fresh)
 {
 	uint64_t pc, sp, bp;
 	__asm__ volatile("lea 0(%%rip), %0\n\t"
 			 "mov %%rsp, %1\n\t"
 			 "mov %%rbp, %2\n\t"
 			 : "=r"(pc), "=r"(sp), "=r"(bp));
-	if (!c)
-		return -1; /* a thread past its exit: rare, libunwind's */
 	uint32_t g = atomic_load_explicit(&generation, memory_order_relaxed);
 	if (__builtin_expect(c->rules_gen != g, 0)) {
 		memset(c->rules, 0, sizeof c->rules);
-		memset(c->recent, 0, sizeof c->recent);
+		c->memo_n = 0;
 		c->rules_gen = g;
 	}
 	/* the stack's top: glibc keeps a thread's descriptor above its
@@ -501,36 +501,114 @@ __attribute__((noinline)) int unwind_fast(struct kh_caches *c, uint64_t *ips, in
 	uint64_t hi = (uint64_t)(uintptr_t)pthread_self();
 	if (!(hi > sp && hi - sp < (1ull << 30))) {
 		hi = (uint64_t)(uintptr_t)__libc_stack_end;
-		if (!(hi > sp && hi - sp < (1ull << 32)))
+		if (!(hi > sp && hi - sp < (1ull << 32))) {
+			c->memo_n = 0;
 			return -1;
+		}
 	}
-	/* Each step goes from a frame (pc, sp, bp) to its caller's; the first
-	 * frame, unwind_fast's own, is not reported. A CFA must lie above the
-	 * frame's sp and at most at the stack's top; the saved values are read
-	 * within 128 bytes below it, so never below the first frame's red
-	 * zone (mapped, by the ABI) nor above the top. */
-	const struct unwind_rule *u = c->recent;
-	int n = 0;
+	/* Each step goes from a frame (pc, sp, bp) to its caller's. A CFA
+	 * must lie above the frame's sp and at most at the stack's top; the
+	 * saved values are read within 128 bytes below it, so never below the
+	 * first frame's red zone (mapped, by the ABI) nor above the top. Fresh
+	 * frames go to the stage, leaf first; the memo's frames are met from
+	 * its leaf toward its root (both walks' sps ascend). */
+	struct unwind_frame *m = c->memo, *st = c->stage;
+	int mi = (int)c->memo_n - 1, k = 0, joined = -1, cut = 0, may_join = 1;
 	for (;;) {
-		if (__builtin_expect(u->pc != pc, 0))
-			u = rule_slow(c, n, pc);
-		if (__builtin_expect(u->kind < UNWIND_CFA_RSP, 0))
-			return u->kind == UNWIND_END ? n : -1;
+		while (mi >= 0 && m[mi].sp < sp)
+			mi--;
+		if (may_join && mi >= 0 && m[mi].sp == sp && m[mi].pc == pc && (!m[mi].bp_matters || m[mi].bp == bp) &&
+		    mi + 1 + k <= UNWIND_MEMO) {
+			/* the previous walk had this frame: check what it read on
+			 * its way to the root (a caller's rbp only where it matters;
+			 * cbp follows the real rbp all the same) */
+			int j = mi, same = 1;
+			uint64_t cbp = bp;
+			for (;; j--) {
+				const struct unwind_frame *f = &m[j];
+				if (f->end == END_RULE)
+					break;
+				if (f->ra_at >= hi || *(const uint64_t *)(uintptr_t)f->ra_at != f->ra) {
+					same = 0;
+					break;
+				}
+				if (f->end == END_ZERO)
+					break;
+				if (f->bp_at) {
+					uint64_t v = f->bp_at < hi ? *(const uint64_t *)(uintptr_t)f->bp_at : ~f->nbp;
+					if (v != f->nbp && (m[j - 1].bp_matters || f->bp_at >= hi)) {
+						same = 0;
+						break;
+					}
+					cbp = v;
+				}
+			}
+			if (same) {
+				joined = mi;
+				break;
+			}
+			/* frame j steps elsewhere now: mi..j+1 are the same frames
+			 * (with their real rbp), but on another path to the root;
+			 * walk on from frame j */
+			for (int q = mi; q > j && k < UNWIND_MEMO; q--) {
+				st[k] = m[q];
+				st[k++].bp = bp;
+				if (m[q].bp_at)
+					bp = *(const uint64_t *)(uintptr_t)m[q].bp_at;
+			}
+			pc = m[j].pc, sp = m[j].sp, bp = cbp;
+			mi = j;
+			may_join = 0; /* not frame j itself again */
+		} else {
+			may_join = 1;
+		}
+		if (k == UNWIND_MEMO) {
+			cut = 1;
+			break;
+		}
+		const struct unwind_rule *u = rule_lookup(c, pc);
+		struct unwind_frame *f = &st[k++];
+		f->pc = pc, f->sp = sp, f->bp = bp;
+		f->uses_bp = u->kind == UNWIND_CFA_RBP;
+		f->end = 0;
+		if (__builtin_expect(u->kind < UNWIND_CFA_RSP, 0)) {
+			if (u->kind == UNWIND_FAIL) {
+				c->memo_n = 0;
+				return -1;
+			}
+			f->end = END_RULE;
+			f->bp_at = f->ra_at = f->ra = 0;
+			break;
+		}
 		uint64_t cfa = (u->kind == UNWIND_CFA_RBP ? bp : sp) + (uint64_t)(int64_t)u->cfa_off;
-		if (__builtin_expect(cfa - sp - 1 >= hi - sp, 0))
+		if (__builtin_expect(cfa - sp - 1 >= hi - sp, 0)) {
+			c->memo_n = 0;
 			return -1;
-		uint64_t ip = *(const uint64_t *)(uintptr_t)(cfa + (uint64_t)(int64_t)u->ra_off);
-		if (u->rbp_off)
-			bp = *(const uint64_t *)(uintptr_t)(cfa + (uint64_t)(int64_t)u->rbp_off);
+		}
+		f->ra_at = cfa + (uint64_t)(int64_t)u->ra_off;
+		f->ra = *(const uint64_t *)(uintptr_t)f->ra_at;
+		f->bp_at = 0;
+		if (u->rbp_off) {
+			f->bp_at = cfa + (uint64_t)(int64_t)u->rbp_off;
+			bp = f->nbp = *(const uint64_t *)(uintptr_t)f->bp_at;
+		}
+		if (!f->ra) {
+			f->end = END_ZERO;
+			break;
+		}
 		sp = cfa;
-		if (!ip)
-			return n;
-		ips[n++] = ip;
-		if (n == max)
-			return n;
-		pc = ip - 1;
-		u = n < UNWIND_RECENT ? &c->recent[n] : &c->recent[UNWIND_RECENT - 1];
+		pc = f->ra - 1;
 	}
+	/* the fresh frames go after the shared ones, root first */
+	int base = joined + 1;
+	for (int q = 0; q < k; q++)
+		m[base + k - 1 - q] = st[q];
+	c->memo_n = (uint32_t)(base + k);
+	for (int x = base; x < base + k; x++)
+		m[x].bp_matters = m[x].end != END_RULE &&
+				  (m[x].uses_bp || (!m[x].bp_at && x > 0 && m[x - 1].bp_matters));
+	*fresh = (uint32_t)base;
+	return cut;
 }
 
 #else
@@ -539,9 +617,10 @@ void unwind_forget(void)
 {
 }
 
-int unwind_fast(struct kh_caches *c, uint64_t *ips, int max)
+int unwind_walk(struct kh_caches *c, uint32_t *fresh)
 {
-	(void)c, (void)ips, (void)max;
+	(void)fresh;
+	c->memo_n = 0;
 	return -1;
 }
 
