@@ -1,9 +1,10 @@
-/* heapstats: two passes over a heap trace: the first computes every total,
- * the series and the peak's event number; the second replays allocations
- * and frees up to that event to attribute the peak to stacks. Events give
- * size and stack (sites by stack id in an array), so both passes are
- * arithmetic; only mmaps are kept by address (an unmap may cover part of
- * one).
+/* heapstats: one pass over a heap trace computes every total, the series
+ * and the peak; each site also counts its change in live blocks and bytes
+ * since the latest peak (the sites changed since then are listed, so a new
+ * peak resets only those), and the peak's state is the end state less that
+ * change. Events give size and stack (sites by stack id in an array), so
+ * the pass is arithmetic; only mmaps are kept by address (an unmap may
+ * cover part of one).
  * Invariant: a site's live bytes are the sizes of its allocations minus
  * those of its frees (the tracker writes a free for every block it saw
  * allocated, a missed one included). */
@@ -47,10 +48,17 @@ static size_t new_site(struct heapstats *h, uint64_t stack_id)
  * 0: none yet); a stray large one (a damaged trace) goes to the map. */
 #define DENSE_STACKS ((uint64_t)1 << 26)
 
-static size_t site_index(struct heapstats *h, uint64_t stack_id)
+static size_t new_site_index(struct heapstats *h, uint64_t stack_id);
+
+static inline size_t site_index(struct heapstats *h, uint64_t stack_id)
 {
-	if (stack_id < h->nsite_by_stack && h->site_by_stack[stack_id])
+	if (__builtin_expect(stack_id < h->nsite_by_stack && h->site_by_stack[stack_id], 1))
 		return h->site_by_stack[stack_id] - 1;
+	return new_site_index(h, stack_id);
+}
+
+static size_t new_site_index(struct heapstats *h, uint64_t stack_id)
+{
 	if (stack_id < DENSE_STACKS) {
 		if (stack_id >= h->nsite_by_stack) {
 			size_t old = h->nsite_by_stack;
@@ -106,6 +114,7 @@ static void series_note(struct heapstats *h, uint64_t t)
 		p->rss = h->series[h->nseries - 1].rss;
 		h->nseries++;
 	}
+	h->series_next = h->nseries * h->series_step; /* the next point's start */
 }
 
 static void series_live(struct heapstats *h)
@@ -124,26 +133,51 @@ static inline bool above(uint64_t live, uint64_t peak)
 	return (int64_t)live > (int64_t)peak;
 }
 
-static void add_live(struct heapstats *h, struct heapsite *site, uint64_t size)
+/* A site's live state changed by (count, bytes): also its change since
+ * the peak, for the peak's attribution at the end (the sites changed since
+ * the peak are listed, so a new peak resets only them). */
+static inline void change_live(struct heapstats *h, size_t si, int64_t count, int64_t bytes)
 {
-	site->live_bytes += size;
-	site->live_count++;
-	h->live_bytes += size;
-	h->live_count++;
+	struct heapsite *site = &h->sites[si];
+	site->live_bytes += (uint64_t)bytes;
+	site->live_count += (uint64_t)count;
+	h->live_bytes += (uint64_t)bytes;
+	h->live_count += (uint64_t)count;
+	if (!site->since_peak_listed) {
+		site->since_peak_listed = true;
+		h->changed = xgrow(h->changed, sizeof(*h->changed), h->nchanged + 1, &h->changed_cap);
+		h->changed[h->nchanged++] = (uint32_t)si;
+	}
+	site->since_peak_count += count;
+	site->since_peak_bytes += bytes;
 }
 
-static void sub_live(struct heapstats *h, struct heapsite *site, uint64_t size)
+static void new_peak(struct heapstats *h, uint64_t t)
 {
-	site->live_bytes -= size;
-	site->live_count--;
-	h->live_bytes -= size;
-	h->live_count--;
+	h->peak_bytes = h->live_bytes;
+	h->peak_count = h->live_count;
+	h->peak_time = t;
+	h->peak_seq = h->seq;
+	for (size_t i = 0; i < h->nchanged; i++) {
+		struct heapsite *site = &h->sites[h->changed[i]];
+		site->since_peak_listed = false;
+		site->since_peak_count = site->since_peak_bytes = 0;
+	}
+	h->nchanged = 0;
 }
 
-/* The first pass's work on an allocation of size at site si (the live
- * state is updated by the caller). */
+/* The series: one point per series_step microseconds; t in the current
+ * point is the common case. */
+static inline void series_at(struct heapstats *h, uint64_t t)
+{
+	if (__builtin_expect(t >= h->series_next || !h->series, 0))
+		series_note(h, t);
+}
+
+/* An allocation of size at site si (the caller made it live). */
 static void count_alloc(struct heapstats *h, uint64_t t, uint64_t size, size_t si, bool is_mmap)
 {
+	h->seq++;
 	struct heapsite *site = &h->sites[si];
 	site->allocs++;
 	site->bytes += size;
@@ -163,24 +197,16 @@ static void count_alloc(struct heapstats *h, uint64_t t, uint64_t size, size_t s
 	h->pow2_count[size ? 64 - __builtin_clzll(size) : 0]++;
 	if (t > h->last_time)
 		h->last_time = t;
-	series_note(h, t);
+	series_at(h, t);
 	series_live(h);
-	if (above(h->live_bytes, h->peak_bytes)) {
-		h->peak_bytes = h->live_bytes;
-		h->peak_count = h->live_count;
-		h->peak_time = t;
-		h->peak_seq = h->seq;
-	}
+	if (above(h->live_bytes, h->peak_bytes))
+		new_peak(h, t);
 }
 
-/* Returns 1 to stop the replay at the peak. */
 static int do_alloc(struct heapstats *h, uint64_t t, uint64_t size, uint64_t stack_id)
 {
-	h->seq++;
 	size_t si = site_index(h, stack_id);
-	add_live(h, &h->sites[si], size);
-	if (h->replay)
-		return h->seq >= h->peak_seq ? 1 : 0;
+	change_live(h, si, 1, (int64_t)size);
 	count_alloc(h, t, size, si, false);
 	return 0;
 }
@@ -188,12 +214,8 @@ static int do_alloc(struct heapstats *h, uint64_t t, uint64_t size, uint64_t sta
 static int do_free(struct heapstats *h, uint64_t t, uint64_t size, uint64_t stack_id, bool temporary)
 {
 	h->seq++;
-	if (h->replay && h->seq > h->peak_seq)
-		return 1;
 	size_t si = site_index(h, stack_id);
-	sub_live(h, &h->sites[si], size);
-	if (h->replay)
-		return 0;
+	change_live(h, si, -1, -(int64_t)size);
 	h->frees++;
 	if (temporary) {
 		h->temporary++;
@@ -201,7 +223,7 @@ static int do_free(struct heapstats *h, uint64_t t, uint64_t size, uint64_t stac
 	}
 	if (t > h->last_time)
 		h->last_time = t;
-	series_note(h, t);
+	series_at(h, t);
 	return 0;
 }
 
@@ -209,19 +231,16 @@ static int do_free(struct heapstats *h, uint64_t t, uint64_t size, uint64_t stac
  * mapping. */
 static int do_mmap(struct heapstats *h, uint64_t t, uint64_t addr, uint64_t len, uint64_t stack_id)
 {
-	h->seq++;
 	size_t si = site_index(h, stack_id);
-	bool added;
-	struct heapmap_slot *ls = addr ? heapmap_put(&h->maps, addr, &added) : NULL;
-	if (ls && !added) /* a missed unmap: drop the old mapping */
-		sub_live(h, &h->sites[ls->aux], ls->val);
-	if (ls) {
+	if (addr) { /* (a mapping at 0 is counted, never live) */
+		bool added;
+		struct heapmap_slot *ls = heapmap_put(&h->maps, addr, &added);
+		if (!added) /* a missed unmap: drop the old mapping */
+			change_live(h, ls->aux, -1, -(int64_t)ls->val);
 		ls->val = len;
 		ls->aux = (uint32_t)si;
-		add_live(h, &h->sites[si], len);
+		change_live(h, si, 1, (int64_t)len);
 	}
-	if (h->replay)
-		return h->seq >= h->peak_seq ? 1 : 0;
 	count_alloc(h, t, len, si, true);
 	return 0;
 }
@@ -229,8 +248,6 @@ static int do_mmap(struct heapstats *h, uint64_t t, uint64_t addr, uint64_t len,
 static int do_munmap(struct heapstats *h, uint64_t t, uint64_t addr, uint64_t len)
 {
 	h->seq++;
-	if (h->replay && h->seq > h->peak_seq)
-		return 1;
 	struct heapmap_slot *s = heapmap_get(&h->maps, addr);
 	if (s && len && len < s->val) {
 		/* unmaps the front of a mapping: the rest stays live */
@@ -241,20 +258,17 @@ static int do_munmap(struct heapstats *h, uint64_t t, uint64_t addr, uint64_t le
 		struct heapmap_slot *n = heapmap_put(&h->maps, addr + len, &added);
 		n->val = rest;
 		n->aux = si;
-		h->sites[si].live_bytes -= len;
-		h->live_bytes -= len;
+		change_live(h, si, 0, -(int64_t)len);
 	} else if (s) {
 		struct heapmap_slot old;
 		heapmap_remove(&h->maps, addr, &old);
-		sub_live(h, &h->sites[old.aux], old.val);
-	} else if (!h->replay && addr) {
+		change_live(h, old.aux, -1, -(int64_t)old.val);
+	} else if (addr) {
 		h->unmatched_frees++;
 	}
-	if (h->replay)
-		return 0;
 	if (t > h->last_time)
 		h->last_time = t;
-	series_note(h, t);
+	series_at(h, t);
 	return 0;
 }
 
@@ -390,7 +404,7 @@ static int on_end(void *ctx, uint64_t t, uint64_t how, uint64_t status)
 	return 0;
 }
 
-static void pass1_sink(struct heapstats *h, struct heaptrace_sink *k)
+static void sink_of(struct heapstats *h, struct heaptrace_sink *k)
 {
 	*k = (struct heaptrace_sink){
 		.ctx = h, .header = on_header, .module = on_module, .stack = on_stack,
@@ -399,42 +413,18 @@ static void pass1_sink(struct heapstats *h, struct heaptrace_sink *k)
 	};
 }
 
-static void pass2_sink(struct heapstats *h, struct heaptrace_sink *k)
-{
-	*k = (struct heaptrace_sink){
-		.ctx = h, .alloc = on_alloc, .free = on_free, .mmap = on_mmap, .munmap = on_munmap,
-	};
-}
-
-/* Between the passes: keep the exit state, reset the live state. */
-static void start_replay(struct heapstats *h)
+/* After the pass: the peak's state is the end state less the changes
+ * since the peak. */
+static void peak_sites(struct heapstats *h)
 {
 	for (size_t i = 0; i < h->nsites; i++) {
 		struct heapsite *s = &h->sites[i];
-		s->peak_count = s->live_count;
-		s->peak_bytes = s->live_bytes;
-		s->live_count = s->live_bytes = 0;
+		s->peak_count = s->live_count - (uint64_t)s->since_peak_count;
+		s->peak_bytes = s->live_bytes - (uint64_t)s->since_peak_bytes;
 	}
-	heapmap_release(&h->maps);
-	h->replay = true;
-	h->seq = 0;
-	h->live_bytes = h->live_count = 0;
-}
-
-/* After the replay: live_* hold the peak state; swap it into peak_*. */
-static void end_replay(struct heapstats *h, uint64_t end_count, uint64_t end_bytes)
-{
-	for (size_t i = 0; i < h->nsites; i++) {
-		struct heapsite *s = &h->sites[i];
-		uint64_t c = s->peak_count, b = s->peak_bytes;
-		s->peak_count = s->live_count;
-		s->peak_bytes = s->live_bytes;
-		s->live_count = c;
-		s->live_bytes = b;
-	}
-	h->live_count = end_count;
-	h->live_bytes = end_bytes;
-	h->replay = false;
+	free(h->changed);
+	h->changed = NULL;
+	h->nchanged = h->changed_cap = 0;
 	heapmap_release(&h->maps);
 }
 
@@ -442,26 +432,10 @@ static int analyze(struct heapstats *h, int fd, const void *data, size_t len, st
 {
 	memset(h, 0, sizeof(*h));
 	struct heaptrace_sink k;
-	pass1_sink(h, &k);
+	sink_of(h, &k);
 	int rc = fd >= 0 ? heaptrace_read_fd(fd, &k, &h->read, d)
 			 : heaptrace_read_mem(data, len, &k, &h->read, d);
-	if (rc)
-		return rc;
-	uint64_t end_count = h->live_count, end_bytes = h->live_bytes;
-	start_replay(h);
-	if (h->peak_seq) {
-		if (fd >= 0 && lseek(fd, 0, SEEK_SET) < 0) {
-			rc = -errno;
-			end_replay(h, end_count, end_bytes);
-			return rc;
-		}
-		pass2_sink(h, &k);
-		struct heaptrace_stats st2;
-		rc = fd >= 0 ? heaptrace_read_fd(fd, &k, &st2, d) : heaptrace_read_mem(data, len, &k, &st2, d);
-		if (rc == 1)
-			rc = 0;
-	}
-	end_replay(h, end_count, end_bytes);
+	peak_sites(h);
 	return rc;
 }
 
@@ -489,6 +463,7 @@ void heapstats_release(struct heapstats *h)
 	free(h->node_parent);
 	free(h->node_ip);
 	free(h->site_by_stack);
+	free(h->changed);
 	heapmap_release(&h->maps);
 	heapmap_release(&h->site_of);
 	heapmap_release(&h->node_of);
