@@ -182,7 +182,7 @@ struct unwind_frame {
 	uint8_t end;           /* the outermost frame: the walk ended here */
 	uint8_t uses_bp;       /* its CFA is rbp-based */
 	uint8_t bp_matters;    /* the walk from here to the root reads this frame's rbp */
-	uint8_t pad;
+	uint8_t check_bp;      /* a repeat of the walk compares the rbp it read (its caller's matters) */
 };
 
 /* A thread's caches, kept with its buffer (buffer.c): the previous walk,
@@ -192,6 +192,7 @@ struct kh_caches {
 	struct unwind_frame memo[UNWIND_MEMO];
 	struct unwind_frame stage[UNWIND_MEMO];
 	uint32_t memo_n, memo_root;
+	uint64_t memo_hi; /* the stack top the memo's addresses were checked against */
 	uint32_t rules_gen;
 	struct stack_cache_entry stack[STACK_CACHE_ENTRIES];
 	struct unwind_rule rules[1 << UNWIND_CACHE_BITS];

@@ -518,29 +518,29 @@ __attribute__((noinline)) int unwind_walk(struct kh_caches *c, uint32_t *fresh)
 		while (mi >= 0 && m[mi].sp < sp)
 			mi--;
 		if (may_join && mi >= 0 && m[mi].sp == sp && m[mi].pc == pc && (!m[mi].bp_matters || m[mi].bp == bp) &&
-		    mi + 1 + k <= UNWIND_MEMO) {
+		    mi + 1 + k <= UNWIND_MEMO && c->memo_hi == hi) {
 			/* the previous walk had this frame: check what it read on
-			 * its way to the root (a caller's rbp only where it matters;
-			 * cbp follows the real rbp all the same) */
-			int j = mi, same = 1;
-			uint64_t cbp = bp;
+			 * its way to the root (a caller's rbp where it matters).
+			 * Its addresses lie above this frame's sp and were checked
+			 * against the same stack top. */
+			int j = mi, same;
 			for (;; j--) {
 				const struct unwind_frame *f = &m[j];
-				if (f->end == END_RULE)
+				if (f->end == END_RULE) {
+					same = 1;
 					break;
-				if (f->ra_at >= hi || *(const uint64_t *)(uintptr_t)f->ra_at != f->ra) {
+				}
+				if (*(const uint64_t *)(uintptr_t)f->ra_at != f->ra) {
 					same = 0;
 					break;
 				}
-				if (f->end == END_ZERO)
+				if (f->end) {
+					same = 1;
 					break;
-				if (f->bp_at) {
-					uint64_t v = f->bp_at < hi ? *(const uint64_t *)(uintptr_t)f->bp_at : ~f->nbp;
-					if (v != f->nbp && (m[j - 1].bp_matters || f->bp_at >= hi)) {
-						same = 0;
-						break;
-					}
-					cbp = v;
+				}
+				if (f->check_bp && *(const uint64_t *)(uintptr_t)f->bp_at != f->nbp) {
+					same = 0;
+					break;
 				}
 			}
 			if (same) {
@@ -550,13 +550,15 @@ __attribute__((noinline)) int unwind_walk(struct kh_caches *c, uint32_t *fresh)
 			/* frame j steps elsewhere now: mi..j+1 are the same frames
 			 * (with their real rbp), but on another path to the root;
 			 * walk on from frame j */
-			for (int q = mi; q > j && k < UNWIND_MEMO; q--) {
-				st[k] = m[q];
-				st[k++].bp = bp;
+			for (int q = mi; q > j; q--) {
+				if (k < UNWIND_MEMO) {
+					st[k] = m[q];
+					st[k++].bp = bp;
+				}
 				if (m[q].bp_at)
 					bp = *(const uint64_t *)(uintptr_t)m[q].bp_at;
 			}
-			pc = m[j].pc, sp = m[j].sp, bp = cbp;
+			pc = m[j].pc, sp = m[j].sp;
 			mi = j;
 			may_join = 0; /* not frame j itself again */
 		} else {
@@ -604,9 +606,12 @@ __attribute__((noinline)) int unwind_walk(struct kh_caches *c, uint32_t *fresh)
 	for (int q = 0; q < k; q++)
 		m[base + k - 1 - q] = st[q];
 	c->memo_n = (uint32_t)(base + k);
-	for (int x = base; x < base + k; x++)
+	for (int x = base; x < base + k; x++) {
 		m[x].bp_matters = m[x].end != END_RULE &&
 				  (m[x].uses_bp || (!m[x].bp_at && x > 0 && m[x - 1].bp_matters));
+		m[x].check_bp = m[x].bp_at && x > 0 && m[x - 1].bp_matters;
+	}
+	c->memo_hi = hi;
 	*fresh = (uint32_t)base;
 	return cut;
 }
