@@ -20,7 +20,7 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 GEN      := $(OUT)/gen
 CPPFLAGS += -D_GNU_SOURCE -Isrc -Iinclude -I$(GEN)
-LDLIBS   := -lprotobuf-c -ldw -lelf -liberty -lz -lpthread -lm
+LDLIBS   := -lprotobuf-c -ldw -lelf -liberty -ldeflate -lz -lpthread -lm
 
 # Library code, in dependency order: base <- model <- format, render <- cli.
 LIB_DIRS := base model format render symbolize collect analyze
@@ -129,7 +129,7 @@ $(OUT)/obj/pic/gen/%.o: $(GEN)/%.c $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) -D_GNU_SOURCE -Isrc -I$(GEN) -O2 -g -fPIC -fvisibility=hidden -std=c11 -w -c -o $@ $<
 $(HEAP_LIB): $(HEAP_OBJS)
-	$(CC) -shared -Wl,-z,now -Wl,-z,defs -o $@ $^ -ldl -lpthread -lz -lunwind -lm
+	$(CC) -shared -Wl,-z,now -Wl,-z,defs -o $@ $^ -ldl -lpthread -ldeflate -lunwind -lm
 
 # The agent, libkiln.so (src/agent/, docs/agent.md): the heap tracker in
 # sampled mode, the CPU sampler and an HTTP server, for LD_PRELOAD or -lkiln.
@@ -147,7 +147,7 @@ AGENT_PIC_OBJS := $(AGENT_PIC_SRCS:%.c=$(OUT)/obj/pic/%.o) $(GEN_SRCS:$(GEN)/%.c
 AGENT_PIC_LIB  := $(OUT)/libkiln-pic.a
 AGENT_HEAP_OBJS ?= $(HEAP_OBJS)
 AGENT_EXTRA ?=
-AGENT_LDLIBS := -lmicrohttpd -lprotobuf-c -ldw -lelf -liberty -lz -lunwind -ldl -lpthread -lm
+AGENT_LDLIBS := -lmicrohttpd -lprotobuf-c -ldw -lelf -liberty -ldeflate -lz -lunwind -ldl -lpthread -lm
 
 $(AGENT_PIC_LIB): $(AGENT_PIC_OBJS)
 	@rm -f $@

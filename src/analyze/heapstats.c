@@ -1,9 +1,13 @@
-/* heapstats: two passes over a heap trace: the first computes every total,
- * the series and the peak's event number; the second replays allocations
- * and frees up to that event to attribute the peak to stacks.
- * Invariant: live bytes are the sum over the live map, which holds each
- * allocated and not yet freed block exactly once (an allocation at an
- * address already live replaces the old block, as if it had been freed). */
+/* heapstats: one pass over a heap trace computes every total, the series
+ * and the peak; each site also counts its change in live blocks and bytes
+ * since the latest peak (the sites changed since then are listed, so a new
+ * peak resets only those), and the peak's state is the end state less that
+ * change. Events give size and stack (sites by stack id in an array), so
+ * the pass is arithmetic; only mmaps are kept by address (an unmap may
+ * cover part of one).
+ * Invariant: a site's live bytes are the sizes of its allocations minus
+ * those of its frees (the tracker writes a free for every block it saw
+ * allocated, a missed one included). */
 #include "analyze/heapstats.h"
 
 #include <errno.h>
@@ -31,27 +35,49 @@ static int bucket_of(uint64_t size)
 	return HEAPSTATS_HUGE_B;
 }
 
-static size_t site_index(struct heapstats *h, uint64_t stack_id)
+static size_t new_site(struct heapstats *h, uint64_t stack_id)
 {
-	if (stack_id == 0) {
-		if (h->zero_site)
-			return (size_t)h->zero_site - 1;
-	} else {
-		struct heapmap_slot *s = heapmap_get(&h->site_of, stack_id);
-		if (s)
-			return s->aux;
-	}
 	h->sites = xgrow(h->sites, sizeof(*h->sites), h->nsites + 1, &h->sites_cap);
 	struct heapsite *site = &h->sites[h->nsites];
 	memset(site, 0, sizeof(*site));
 	site->stack_id = stack_id;
-	if (stack_id == 0) {
-		h->zero_site = h->nsites + 1;
-	} else {
-		bool added;
-		heapmap_put(&h->site_of, stack_id, &added)->aux = (uint32_t)h->nsites;
-	}
 	return h->nsites++;
+}
+
+/* Stack ids count from 1, so small ones index an array (1 + site index,
+ * 0: none yet); a stray large one (a damaged trace) goes to the map. */
+#define DENSE_STACKS ((uint64_t)1 << 26)
+
+static size_t new_site_index(struct heapstats *h, uint64_t stack_id);
+
+static inline size_t site_index(struct heapstats *h, uint64_t stack_id)
+{
+	if (__builtin_expect(stack_id < h->nsite_by_stack && h->site_by_stack[stack_id], 1))
+		return h->site_by_stack[stack_id] - 1;
+	return new_site_index(h, stack_id);
+}
+
+static size_t new_site_index(struct heapstats *h, uint64_t stack_id)
+{
+	if (stack_id < DENSE_STACKS) {
+		if (stack_id >= h->nsite_by_stack) {
+			size_t old = h->nsite_by_stack;
+			h->site_by_stack = xgrow(h->site_by_stack, sizeof(*h->site_by_stack), stack_id + 1,
+						 &h->nsite_by_stack);
+			memset(h->site_by_stack + old, 0, (h->nsite_by_stack - old) * sizeof(*h->site_by_stack));
+		}
+		size_t si = new_site(h, stack_id);
+		h->site_by_stack[stack_id] = (uint32_t)si + 1;
+		return si;
+	}
+	bool added;
+	struct heapmap_slot *s = heapmap_put(&h->site_of, stack_id, &added);
+	if (!added)
+		return s->aux;
+	size_t si = new_site(h, stack_id);
+	/* new_site may move h->sites, not the map */
+	heapmap_get(&h->site_of, stack_id)->aux = (uint32_t)si;
+	return si;
 }
 
 /* ---- the time series: fixed number of points, interval doubled as the
@@ -88,6 +114,7 @@ static void series_note(struct heapstats *h, uint64_t t)
 		p->rss = h->series[h->nseries - 1].rss;
 		h->nseries++;
 	}
+	h->series_next = h->nseries * h->series_step; /* the next point's start */
 }
 
 static void series_live(struct heapstats *h)
@@ -99,34 +126,59 @@ static void series_live(struct heapstats *h)
 
 /* ---- allocation and free, shared by both passes ---------------------- */
 
-/* Returns 1 to stop the replay at the peak. */
-static int do_alloc(struct heapstats *h, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack_id,
-		    uint64_t tid, bool is_mmap)
+/* Live bytes may dip below zero for a moment: another thread's free can be
+ * read before the allocation it frees (threads' records interleave). */
+static inline bool above(uint64_t live, uint64_t peak)
+{
+	return (int64_t)live > (int64_t)peak;
+}
+
+/* A site's live state changed by (count, bytes): also its change since
+ * the peak, for the peak's attribution at the end (the sites changed since
+ * the peak are listed, so a new peak resets only them). */
+static inline void change_live(struct heapstats *h, size_t si, int64_t count, int64_t bytes)
+{
+	struct heapsite *site = &h->sites[si];
+	site->live_bytes += (uint64_t)bytes;
+	site->live_count += (uint64_t)count;
+	h->live_bytes += (uint64_t)bytes;
+	h->live_count += (uint64_t)count;
+	if (!site->since_peak_listed) {
+		site->since_peak_listed = true;
+		h->changed = xgrow(h->changed, sizeof(*h->changed), h->nchanged + 1, &h->changed_cap);
+		h->changed[h->nchanged++] = (uint32_t)si;
+	}
+	site->since_peak_count += count;
+	site->since_peak_bytes += bytes;
+}
+
+static void new_peak(struct heapstats *h, uint64_t t)
+{
+	h->peak_bytes = h->live_bytes;
+	h->peak_count = h->live_count;
+	h->peak_time = t;
+	h->peak_seq = h->seq;
+	for (size_t i = 0; i < h->nchanged; i++) {
+		struct heapsite *site = &h->sites[h->changed[i]];
+		site->since_peak_listed = false;
+		site->since_peak_count = site->since_peak_bytes = 0;
+	}
+	h->nchanged = 0;
+}
+
+/* The series: one point per series_step microseconds; t in the current
+ * point is the common case. */
+static inline void series_at(struct heapstats *h, uint64_t t)
+{
+	if (__builtin_expect(t >= h->series_next || !h->series, 0))
+		series_note(h, t);
+}
+
+/* An allocation of size at site si (the caller made it live). */
+static void count_alloc(struct heapstats *h, uint64_t t, uint64_t size, size_t si, bool is_mmap)
 {
 	h->seq++;
-	size_t si = site_index(h, stack_id);
 	struct heapsite *site = &h->sites[si];
-	bool added;
-	struct heapmap_slot *ls = ptr ? heapmap_put(&h->live, ptr, &added) : NULL;
-	if (ls && !added) {
-		/* a missed free: drop the old block */
-		struct heapsite *old = &h->sites[ls->aux];
-		old->live_bytes -= ls->val;
-		old->live_count--;
-		h->live_bytes -= ls->val;
-		h->live_count--;
-	}
-	if (ls) {
-		ls->val = size;
-		ls->aux = (uint32_t)si;
-		site->live_bytes += size;
-		site->live_count++;
-		h->live_bytes += size;
-		h->live_count++;
-	}
-	if (h->replay)
-		return h->seq >= h->peak_seq ? 1 : 0;
-
 	site->allocs++;
 	site->bytes += size;
 	if (size > site->max_size)
@@ -145,77 +197,78 @@ static int do_alloc(struct heapstats *h, uint64_t t, uint64_t ptr, uint64_t size
 	h->pow2_count[size ? 64 - __builtin_clzll(size) : 0]++;
 	if (t > h->last_time)
 		h->last_time = t;
-	if (!is_mmap && ptr) {
-		struct heapmap_slot *ts = heapmap_put(&h->last_alloc, tid + 1, &added);
-		ts->val = ptr;
-	}
-	series_note(h, t);
+	series_at(h, t);
 	series_live(h);
-	if (h->live_bytes > h->peak_bytes) {
-		h->peak_bytes = h->live_bytes;
-		h->peak_count = h->live_count;
-		h->peak_time = t;
-		h->peak_seq = h->seq;
-	}
+	if (above(h->live_bytes, h->peak_bytes))
+		new_peak(h, t);
+}
+
+static int do_alloc(struct heapstats *h, uint64_t t, uint64_t size, uint64_t stack_id)
+{
+	size_t si = site_index(h, stack_id);
+	change_live(h, si, 1, (int64_t)size);
+	count_alloc(h, t, size, si, false);
 	return 0;
 }
 
-static int do_free(struct heapstats *h, uint64_t t, uint64_t ptr, uint64_t tid, uint64_t unmap_len)
+static int do_free(struct heapstats *h, uint64_t t, uint64_t size, uint64_t stack_id, bool temporary)
 {
 	h->seq++;
-	if (h->replay && h->seq > h->peak_seq)
-		return 1;
-	struct heapmap_slot old;
-	bool found;
-	if (unmap_len) {
-		struct heapmap_slot *s = heapmap_get(&h->live, ptr);
-		found = s != NULL;
-		if (s && unmap_len < s->val) {
-			/* unmaps the front of a mapping: the rest stays live */
-			uint64_t rest = s->val - unmap_len;
-			uint32_t si = s->aux;
-			heapmap_remove(&h->live, ptr, NULL);
-			bool added;
-			struct heapmap_slot *n = heapmap_put(&h->live, ptr + unmap_len, &added);
-			n->val = rest;
-			n->aux = si;
-			h->sites[si].live_bytes -= unmap_len;
-			h->live_bytes -= unmap_len;
-			goto done;
-		}
-		if (s)
-			heapmap_remove(&h->live, ptr, &old);
-	} else {
-		found = ptr && heapmap_remove(&h->live, ptr, &old);
+	size_t si = site_index(h, stack_id);
+	change_live(h, si, -1, -(int64_t)size);
+	h->frees++;
+	if (temporary) {
+		h->temporary++;
+		h->sites[si].temporary++;
 	}
-	if (found) {
-		struct heapsite *site = &h->sites[old.aux];
-		site->live_bytes -= old.val;
-		site->live_count--;
-		h->live_bytes -= old.val;
-		h->live_count--;
-	}
-	if (h->replay)
-		return 0;
-	if (!found) {
-		if (ptr)
-			h->unmatched_frees++;
-	} else if (!unmap_len) {
-		h->frees++;
-		/* temporary: freed with no other allocation in between on its thread */
-		struct heapmap_slot *ts = heapmap_get(&h->last_alloc, tid + 1);
-		if (ts && ts->val == ptr) {
-			h->temporary++;
-			h->sites[old.aux].temporary++;
-			ts->val = 0;
-		}
-	}
-done:
-	if (h->replay)
-		return 0;
 	if (t > h->last_time)
 		h->last_time = t;
-	series_note(h, t);
+	series_at(h, t);
+	return 0;
+}
+
+/* mmap and munmap: blocks by address, since an unmap may cover part of a
+ * mapping. */
+static int do_mmap(struct heapstats *h, uint64_t t, uint64_t addr, uint64_t len, uint64_t stack_id)
+{
+	size_t si = site_index(h, stack_id);
+	if (addr) { /* (a mapping at 0 is counted, never live) */
+		bool added;
+		struct heapmap_slot *ls = heapmap_put(&h->maps, addr, &added);
+		if (!added) /* a missed unmap: drop the old mapping */
+			change_live(h, ls->aux, -1, -(int64_t)ls->val);
+		ls->val = len;
+		ls->aux = (uint32_t)si;
+		change_live(h, si, 1, (int64_t)len);
+	}
+	count_alloc(h, t, len, si, true);
+	return 0;
+}
+
+static int do_munmap(struct heapstats *h, uint64_t t, uint64_t addr, uint64_t len)
+{
+	h->seq++;
+	struct heapmap_slot *s = heapmap_get(&h->maps, addr);
+	if (s && len && len < s->val) {
+		/* unmaps the front of a mapping: the rest stays live */
+		uint64_t rest = s->val - len;
+		uint32_t si = s->aux;
+		heapmap_remove(&h->maps, addr, NULL);
+		bool added;
+		struct heapmap_slot *n = heapmap_put(&h->maps, addr + len, &added);
+		n->val = rest;
+		n->aux = si;
+		change_live(h, si, 0, -(int64_t)len);
+	} else if (s) {
+		struct heapmap_slot old;
+		heapmap_remove(&h->maps, addr, &old);
+		change_live(h, old.aux, -1, -(int64_t)old.val);
+	} else if (addr) {
+		h->unmatched_frees++;
+	}
+	if (t > h->last_time)
+		h->last_time = t;
+	series_at(h, t);
 	return 0;
 }
 
@@ -270,24 +323,28 @@ static int on_stack(void *ctx, uint64_t id, uint64_t parent, uint64_t ip)
 	return 0;
 }
 
-static int on_alloc(void *ctx, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack, uint64_t tid)
+static int on_alloc(void *ctx, uint64_t t, uint64_t size, uint64_t stack, uint64_t tid)
 {
-	return do_alloc(ctx, t, ptr, size, stack, tid, false);
+	(void)tid;
+	return do_alloc(ctx, t, size, stack);
 }
 
-static int on_free(void *ctx, uint64_t t, uint64_t ptr, uint64_t tid)
+static int on_free(void *ctx, uint64_t t, uint64_t size, uint64_t stack, uint64_t tid, bool temporary)
 {
-	return do_free(ctx, t, ptr, tid, 0);
+	(void)tid;
+	return do_free(ctx, t, size, stack, temporary);
 }
 
 static int on_mmap(void *ctx, uint64_t t, uint64_t addr, uint64_t len, uint64_t stack, uint64_t tid)
 {
-	return do_alloc(ctx, t, addr, len, stack, tid, true);
+	(void)tid;
+	return do_mmap(ctx, t, addr, len, stack);
 }
 
 static int on_munmap(void *ctx, uint64_t t, uint64_t addr, uint64_t len, uint64_t tid)
 {
-	return do_free(ctx, t, addr, tid, len ? len : 1);
+	(void)tid;
+	return do_munmap(ctx, t, addr, len ? len : 1);
 }
 
 static int on_rss(void *ctx, uint64_t t, uint64_t rss)
@@ -347,7 +404,7 @@ static int on_end(void *ctx, uint64_t t, uint64_t how, uint64_t status)
 	return 0;
 }
 
-static void pass1_sink(struct heapstats *h, struct heaptrace_sink *k)
+static void sink_of(struct heapstats *h, struct heaptrace_sink *k)
 {
 	*k = (struct heaptrace_sink){
 		.ctx = h, .header = on_header, .module = on_module, .stack = on_stack,
@@ -356,70 +413,29 @@ static void pass1_sink(struct heapstats *h, struct heaptrace_sink *k)
 	};
 }
 
-static void pass2_sink(struct heapstats *h, struct heaptrace_sink *k)
-{
-	*k = (struct heaptrace_sink){
-		.ctx = h, .alloc = on_alloc, .free = on_free, .mmap = on_mmap, .munmap = on_munmap,
-	};
-}
-
-/* Between the passes: keep the exit state, reset the live state. */
-static void start_replay(struct heapstats *h)
+/* After the pass: the peak's state is the end state less the changes
+ * since the peak. */
+static void peak_sites(struct heapstats *h)
 {
 	for (size_t i = 0; i < h->nsites; i++) {
 		struct heapsite *s = &h->sites[i];
-		s->peak_count = s->live_count;
-		s->peak_bytes = s->live_bytes;
-		s->live_count = s->live_bytes = 0;
+		s->peak_count = s->live_count - (uint64_t)s->since_peak_count;
+		s->peak_bytes = s->live_bytes - (uint64_t)s->since_peak_bytes;
 	}
-	heapmap_release(&h->live);
-	h->replay = true;
-	h->seq = 0;
-	h->live_bytes = h->live_count = 0;
-}
-
-/* After the replay: live_* hold the peak state; swap it into peak_*. */
-static void end_replay(struct heapstats *h, uint64_t end_count, uint64_t end_bytes)
-{
-	for (size_t i = 0; i < h->nsites; i++) {
-		struct heapsite *s = &h->sites[i];
-		uint64_t c = s->peak_count, b = s->peak_bytes;
-		s->peak_count = s->live_count;
-		s->peak_bytes = s->live_bytes;
-		s->live_count = c;
-		s->live_bytes = b;
-	}
-	h->live_count = end_count;
-	h->live_bytes = end_bytes;
-	h->replay = false;
-	heapmap_release(&h->live);
-	heapmap_release(&h->last_alloc);
+	free(h->changed);
+	h->changed = NULL;
+	h->nchanged = h->changed_cap = 0;
+	heapmap_release(&h->maps);
 }
 
 static int analyze(struct heapstats *h, int fd, const void *data, size_t len, struct diag *d)
 {
 	memset(h, 0, sizeof(*h));
 	struct heaptrace_sink k;
-	pass1_sink(h, &k);
+	sink_of(h, &k);
 	int rc = fd >= 0 ? heaptrace_read_fd(fd, &k, &h->read, d)
 			 : heaptrace_read_mem(data, len, &k, &h->read, d);
-	if (rc)
-		return rc;
-	uint64_t end_count = h->live_count, end_bytes = h->live_bytes;
-	start_replay(h);
-	if (h->peak_seq) {
-		if (fd >= 0 && lseek(fd, 0, SEEK_SET) < 0) {
-			rc = -errno;
-			end_replay(h, end_count, end_bytes);
-			return rc;
-		}
-		pass2_sink(h, &k);
-		struct heaptrace_stats st2;
-		rc = fd >= 0 ? heaptrace_read_fd(fd, &k, &st2, d) : heaptrace_read_mem(data, len, &k, &st2, d);
-		if (rc == 1)
-			rc = 0;
-	}
-	end_replay(h, end_count, end_bytes);
+	peak_sites(h);
 	return rc;
 }
 
@@ -446,10 +462,11 @@ void heapstats_release(struct heapstats *h)
 	free(h->series);
 	free(h->node_parent);
 	free(h->node_ip);
-	heapmap_release(&h->live);
+	free(h->site_by_stack);
+	free(h->changed);
+	heapmap_release(&h->maps);
 	heapmap_release(&h->site_of);
 	heapmap_release(&h->node_of);
-	heapmap_release(&h->last_alloc);
 	memset(h, 0, sizeof(*h));
 }
 

@@ -1,10 +1,10 @@
 /* heapstats: a heap trace -> totals, the peak and the stacks that held it,
  * heap and RSS over time, call sites, temporaries, size histograms, leaks
  * and heuristics.
- * Invariant: the peak is exact: a first pass finds the event at which live
- * bytes were highest, a second pass replays the trace up to that event to
- * get the live bytes per stack there (no snapshots are stored); memory is
- * the live blocks, the distinct stacks and a bounded time series.
+ * Invariant: the peak is exact, in one pass: each site's live bytes at the
+ * peak are its bytes at the end less its change since the peak (no
+ * snapshots are stored); memory is the distinct stacks and sites, the live
+ * mmaps and a bounded time series.
  * Events are taken in file order (one thread's records are in time order;
  * threads' records may interleave by up to one flush of the writer). */
 #ifndef KILN_ANALYZE_HEAPSTATS_H
@@ -38,6 +38,10 @@ struct heapsite {
 	uint64_t large;                   /* allocations over HEAPSTATS_LARGE */
 	uint64_t max_size;
 	uint64_t leak_count[4], leak_bytes[4]; /* HT_LEAK records, by HT_LEAK_* kind */
+	/* working state of the analysis: the change in live blocks and bytes
+	 * since the latest peak, and whether the site is listed as changed */
+	int64_t since_peak_count, since_peak_bytes;
+	bool since_peak_listed;
 };
 
 struct heapmodule {
@@ -73,7 +77,7 @@ struct heapstats {
 	uint64_t pow2_count[65]; /* [0]: size 0; [i]: 2^(i-1) <= size < 2^i */
 
 	uint64_t double_frees, unknown_frees; /* HT_BAD_FREE records */
-	uint64_t unmatched_frees;             /* FREE of a pointer the trace never allocated */
+	uint64_t unmatched_frees;             /* munmap of an address the trace never mapped */
 
 	bool have_leaks;                      /* the trace has HT_LEAK records */
 	uint64_t leak_count[4], leak_bytes[4];
@@ -94,16 +98,18 @@ struct heapstats {
 	size_t nnodes, nodes_cap;
 
 	/* working state */
-	struct heapmap live;     /* ptr -> size, site index */
-	struct heapmap site_of;  /* stack id -> site index */
+	uint32_t *site_by_stack; /* stack id -> 1 + site index (0: none) */
+	size_t nsite_by_stack;
+	struct heapmap maps;     /* mmap address -> length, site index */
+	struct heapmap site_of;  /* larger stack ids -> site index */
 	struct heapmap node_of;  /* stack id -> node index */
-	struct heapmap last_alloc; /* tid -> ptr of the thread's last allocation */
 	uint64_t seq;
-	bool replay;
-	uint64_t zero_site; /* 1 + site index of stack id 0, or 0 */
+	uint64_t series_next;      /* the time the next series point starts */
+	uint32_t *changed;         /* sites changed since the latest peak */
+	size_t nchanged, changed_cap;
 };
 
-/* Analyses the trace in fd (must be seekable: the second pass rewinds).
+/* Analyses the trace in fd (read once, from its current position).
  * Returns 0 or the reader's codes (heaptrace_read_fd); h is filled and must
  * be released with heapstats_release() in every case. */
 int heapstats_analyze_fd(struct heapstats *h, int fd, struct diag *d);

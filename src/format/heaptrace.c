@@ -1,6 +1,9 @@
 /* heaptrace (reader): header, then chunk by chunk: check the chunk header,
- * read its compressed bytes, verify crc32 after inflating, decode records.
- * Invariant: only one chunk is held at a time; a damaged or short chunk
+ * read its compressed bytes, verify crc32 after inflating (libdeflate),
+ * decode records, resolving each back-referencing FREE to its block's size
+ * and stack through its stream's ring of recent allocations.
+ * Invariant: only one chunk is held at a time (plus a ring of
+ * HEAPTRACE_BACKREFS allocations per thread stream); a damaged or short chunk
  * ends reading cleanly (st->ends_early), a bad record in a good chunk is
  * KILN_ERR_FORMAT. */
 #include "format/heaptrace.h"
@@ -10,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "base/xalloc.h"
 
@@ -106,18 +109,121 @@ static const unsigned char *get_s(struct cur *c, size_t *len)
 	return s;
 }
 
-static int decode_chunk(const unsigned char *raw, size_t len, uint64_t chunk_off,
+/* The reader's state across chunks: each stream's recent allocations
+ * (for back-referencing frees) and thread. */
+struct recent {
+	uint64_t size, stack;
+};
+
+struct stream {
+	struct recent *ring; /* HEAPTRACE_BACKREFS: the stream's latest allocations */
+	uint64_t count;      /* allocations so far */
+	uint64_t tid;
+};
+
+struct rstate {
+	struct stream **streams; /* by serial */
+	size_t nstreams, streams_cap, streams_seen;
+};
+
+#define SLACK 65536 /* how far serials may run ahead of the streams seen */
+
+static void rstate_release(struct rstate *r)
+{
+	for (size_t i = 0; i < r->nstreams; i++) {
+		if (r->streams[i])
+			free(r->streams[i]->ring);
+		free(r->streams[i]);
+	}
+	free(r->streams);
+}
+
+static struct stream *stream_of(struct rstate *r, uint64_t serial)
+{
+	if (serial >= r->streams_seen + SLACK)
+		return NULL;
+	if (serial >= r->nstreams) {
+		r->streams = xgrow(r->streams, sizeof(*r->streams), serial + 1, &r->streams_cap);
+		memset(r->streams + r->nstreams, 0, (serial + 1 - r->nstreams) * sizeof(*r->streams));
+		r->nstreams = serial + 1;
+	}
+	struct stream *t = r->streams[serial];
+	if (!t) {
+		t = r->streams[serial] = xcalloc(1, sizeof(*t));
+		t->ring = xmalloc(HEAPTRACE_BACKREFS * sizeof(*t->ring));
+		r->streams_seen++;
+	}
+	return t;
+}
+
+static const char *const record_names[] = {
+	"", "MODULE", "STACK", "CONTEXT", "TIME", "THREAD", "RSS", "BAD_FREE", "LEAK", "END", "MMAP", "MUNMAP",
+};
+
+static int decode_chunk(struct rstate *r, const unsigned char *raw, size_t len, uint64_t chunk_off,
 			const struct heaptrace_sink *k, struct heaptrace_stats *st, struct diag *d)
 {
 	struct cur c = {raw, raw + len, false};
 	void *x = k->ctx;
+	struct stream *cur = NULL; /* the chunk's current stream; NULL: serial 0 */
+	bool in_stream = false;
+	uint64_t now = 0, tid = 0, nrec = 0;
+	const char *why = NULL;
+	int rc = 0;
 	while (c.p < c.end) {
 		const unsigned char *rec = c.p;
-		unsigned type = *c.p++;
-		uint64_t a, b, e, f, g;
+		uint64_t h = get_v(&c);
+		unsigned tag = (unsigned)(h & 3), type = 0;
+		uint64_t a, b, e, f;
 		const unsigned char *s1, *s2;
 		size_t l1, l2;
-		int rc = 0;
+		if (c.bad) {
+			why = "a bad varint";
+			goto bad;
+		}
+		if (tag != HT_TAG_RECORD) {
+			if (!in_stream) {
+				why = "an event outside a stream";
+				goto bad;
+			}
+			uint64_t size = h >> 2, stack = 0;
+			bool temporary = false;
+			if (tag == HT_TAG_FREE_BACK) {
+				uint64_t back = size;
+				if (!cur || back == 0 || back > HEAPTRACE_BACKREFS || back > cur->count) {
+					why = "a free naming an allocation its stream does not have";
+					goto bad;
+				}
+				const struct recent *was = &cur->ring[(cur->count - back) & (HEAPTRACE_BACKREFS - 1)];
+				size = was->size;
+				stack = was->stack;
+				temporary = back == 1;
+			} else {
+				stack = get_v(&c);
+				if (c.bad) {
+					why = "a bad varint";
+					goto bad;
+				}
+			}
+			if (tag == HT_TAG_ALLOC) {
+				if (cur)
+					cur->ring[cur->count++ & (HEAPTRACE_BACKREFS - 1)] = (struct recent){size, stack};
+				if (k->alloc)
+					rc = k->alloc(x, now, size, stack, tid);
+			} else if (k->free) {
+				rc = k->free(x, now, size, stack, tid, temporary);
+			}
+			nrec++;
+			if (rc)
+				break;
+			continue;
+		}
+		type = (unsigned)(h >> 2);
+		bool event = type == HT_TIME || type == HT_BAD_FREE || type == HT_MMAP || type == HT_MUNMAP;
+		if (event && !in_stream) {
+			why = "an event outside a stream";
+			goto bad;
+		}
 		switch (type) {
 		case HT_MODULE:
 			a = get_v(&c), b = get_v(&c), e = get_v(&c), f = get_v(&c);
@@ -131,21 +237,40 @@ static int decode_chunk(const unsigned char *raw, size_t len, uint64_t chunk_off
 			if (!c.bad && k->stack)
 				rc = k->stack(x, a, b, e);
 			break;
-		case HT_ALLOC:
-			a = get_v(&c), b = get_v(&c), e = get_v(&c), f = get_v(&c), g = get_v(&c);
-			if (!c.bad && k->alloc)
-				rc = k->alloc(x, a, b, e, f, g);
+		case HT_CONTEXT:
+			a = get_v(&c), b = get_v(&c);
+			if (c.bad)
+				break;
+			cur = NULL;
+			if (a && !(cur = stream_of(r, a))) {
+				why = "a stream serial out of range";
+				goto bad;
+			}
+			in_stream = true;
+			now = b;
+			tid = cur ? cur->tid : 0;
 			break;
-		case HT_FREE:
-			a = get_v(&c), b = get_v(&c), e = get_v(&c);
-			if (!c.bad && k->free)
-				rc = k->free(x, a, b, e);
+		case HT_TIME:
+			a = get_v(&c);
+			now += a;
 			break;
 		case HT_THREAD:
-			a = get_v(&c);
+			a = get_v(&c), b = get_v(&c);
 			s1 = get_s(&c, &l1);
-			if (!c.bad && k->thread)
-				rc = k->thread(x, a, (const char *)s1, l1);
+			if (c.bad)
+				break;
+			if (a) {
+				struct stream *t = stream_of(r, a);
+				if (!t) {
+					why = "a stream serial out of range";
+					goto bad;
+				}
+				t->tid = b;
+				if (t == cur)
+					tid = b;
+			}
+			if (k->thread)
+				rc = k->thread(x, b, (const char *)s1, l1);
 			break;
 		case HT_RSS:
 			a = get_v(&c), b = get_v(&c);
@@ -153,9 +278,9 @@ static int decode_chunk(const unsigned char *raw, size_t len, uint64_t chunk_off
 				rc = k->rss(x, a, b);
 			break;
 		case HT_BAD_FREE:
-			a = get_v(&c), b = get_v(&c), e = get_v(&c), f = get_v(&c);
+			a = get_v(&c), b = get_v(&c), e = get_v(&c);
 			if (!c.bad && k->bad_free)
-				rc = k->bad_free(x, a, b, e, f);
+				rc = k->bad_free(x, now, a, b, e);
 			break;
 		case HT_LEAK:
 			a = get_v(&c), b = get_v(&c), e = get_v(&c), f = get_v(&c);
@@ -168,30 +293,38 @@ static int decode_chunk(const unsigned char *raw, size_t len, uint64_t chunk_off
 				rc = k->end(x, a, b, e);
 			break;
 		case HT_MMAP:
-			a = get_v(&c), b = get_v(&c), e = get_v(&c), f = get_v(&c), g = get_v(&c);
+			a = get_v(&c), b = get_v(&c), e = get_v(&c);
 			if (!c.bad && k->mmap)
-				rc = k->mmap(x, a, b, e, f, g);
+				rc = k->mmap(x, now, a, b, e, tid);
 			break;
 		case HT_MUNMAP:
-			a = get_v(&c), b = get_v(&c), e = get_v(&c), f = get_v(&c);
+			a = get_v(&c), b = get_v(&c);
 			if (!c.bad && k->munmap)
-				rc = k->munmap(x, a, b, e, f);
+				rc = k->munmap(x, now, a, b, tid);
 			break;
 		default:
-			return diag_set(d, KILN_ERR_FORMAT, 0,
-					"heap trace: unknown record type %u at byte %zu of the chunk at byte %llu",
-					type, (size_t)(rec - raw), (unsigned long long)chunk_off);
+			rc = diag_set(d, KILN_ERR_FORMAT, 0,
+				      "heap trace: unknown record type %u at byte %zu of the chunk at byte %llu", type,
+				      (size_t)(rec - raw), (unsigned long long)chunk_off);
+			goto out;
 		}
-		if (c.bad)
-			return diag_set(d, KILN_ERR_FORMAT, 0,
-					"heap trace: record type %u at byte %zu of the chunk at byte %llu has a bad "
-					"varint or length",
-					type, (size_t)(rec - raw), (unsigned long long)chunk_off);
+		if (c.bad) {
+			why = "a bad varint or length";
+			goto bad;
+		}
+		nrec++;
 		if (rc)
-			return rc;
-		st->records++;
+			break;
+		continue;
+	bad:
+		rc = diag_set(d, KILN_ERR_FORMAT, 0, "heap trace: %s%s%s at byte %zu of the chunk at byte %llu",
+			      type && type < sizeof(record_names) / sizeof(*record_names) ? record_names[type] : "",
+			      type ? " record with " : "", why, (size_t)(rec - raw), (unsigned long long)chunk_off);
+		break;
 	}
-	return 0;
+out:
+	st->records += nrec;
+	return rc;
 }
 
 static void ends_early(struct heaptrace_stats *st, uint64_t off, const char *why)
@@ -228,7 +361,9 @@ static int read_all(struct in *in, const struct heaptrace_sink *k, struct heaptr
 	for (int i = 0; i < 5; i++)
 		h.reserved[i] = le32(hb + 52 + 4 * i);
 	if (h.version != HEAPTRACE_VERSION)
-		return diag_set(d, KILN_ERR_FORMAT, 0, "heap trace: version %u, kiln reads version %u",
+		return diag_set(d, KILN_ERR_FORMAT, 0,
+				"heap trace: format version %u, this kiln reads version %u only (trace it again "
+				"with this kiln's libkiln-heap.so)",
 				h.version, HEAPTRACE_VERSION);
 	if (h.header_size < sizeof(hb) || h.header_size > 4096)
 		return diag_set(d, KILN_ERR_FORMAT, 0, "heap trace: bad header size %u", h.header_size);
@@ -254,6 +389,10 @@ static int read_all(struct in *in, const struct heaptrace_sink *k, struct heaptr
 	unsigned char *zbuf = NULL, *raw = NULL;
 	size_t zcap = 0, rcap = 0;
 	int rc = 0;
+	struct libdeflate_decompressor *dz = libdeflate_alloc_decompressor();
+	if (!dz)
+		return -ENOMEM;
+	struct rstate rs = {0};
 	for (;;) {
 		unsigned char ch[16];
 		uint64_t off = st->bytes;
@@ -302,17 +441,15 @@ static int read_all(struct in *in, const struct heaptrace_sink *k, struct heaptr
 			rcap = rlen ? rlen : 1;
 			raw = xmalloc(rcap);
 		}
-		uLongf out_len = rlen;
-		int zr = uncompress(raw, &out_len, zbuf, zlen);
-		if (zr != Z_OK || out_len != rlen) {
+		if (libdeflate_deflate_decompress(dz, zbuf, zlen, raw, rlen, NULL) != LIBDEFLATE_SUCCESS) {
 			ends_early(st, off, "a chunk does not inflate");
 			break;
 		}
-		if ((uint32_t)crc32(0L, raw, rlen) != crc) {
+		if (libdeflate_crc32(0, raw, rlen) != crc) {
 			ends_early(st, off, "bad chunk crc32");
 			break;
 		}
-		rc = decode_chunk(raw, rlen, off, k, st, d);
+		rc = decode_chunk(&rs, raw, rlen, off, k, st, d);
 		if (rc) {
 			if (d && rc == KILN_ERR_FORMAT)
 				d->offset = off;
@@ -322,6 +459,8 @@ static int read_all(struct in *in, const struct heaptrace_sink *k, struct heaptr
 		st->raw_bytes += rlen;
 		st->bytes += sizeof(ch) + zlen;
 	}
+	libdeflate_free_decompressor(dz);
+	rstate_release(&rs);
 	free(zbuf);
 	free(raw);
 	return rc;

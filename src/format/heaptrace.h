@@ -1,9 +1,10 @@
 /* heaptrace (reader): streams a kiln heap trace (src/base/heaptrace.h) into
  * one callback per record type.
- * Invariant: memory is bounded by one chunk (compressed and inflated); a
- * trace cut short or with a damaged chunk is read up to its last good chunk
- * and flagged in the stats, never a crash; a malformed record inside a
- * chunk whose checksum holds is KILN_ERR_FORMAT with a diag message. */
+ * Invariant: memory is bounded by one chunk (compressed and inflated) and
+ * a small ring per thread stream; a trace cut short or with a damaged
+ * chunk is read up to its last good chunk and flagged in the stats, never
+ * a crash; a malformed record inside a chunk whose checksum holds is
+ * KILN_ERR_FORMAT with a diag message. */
 #ifndef KILN_FORMAT_HEAPTRACE_H
 #define KILN_FORMAT_HEAPTRACE_H
 
@@ -19,15 +20,18 @@
 
 /* One callback per record type; any may be NULL (the record is skipped).
  * Strings are not NUL-terminated and live only during the call. A non-zero
- * return stops reading and is returned by the reader. */
+ * return stops reading and is returned by the reader. Events come with
+ * their stream's time and thread (tid 0 when unknown); a free gives its
+ * block's size and stack and says whether it was a temporary allocation
+ * (freed with no other allocation in between on its thread). */
 struct heaptrace_sink {
 	void *ctx;
 	int (*header)(void *ctx, const struct heaptrace_header *h);
 	int (*module)(void *ctx, uint64_t id, uint64_t start, uint64_t end, uint64_t file_offset,
 		      const char *path, size_t path_len, const unsigned char *build_id, size_t build_id_len);
 	int (*stack)(void *ctx, uint64_t id, uint64_t parent_id, uint64_t ip);
-	int (*alloc)(void *ctx, uint64_t time, uint64_t ptr, uint64_t size, uint64_t stack_id, uint64_t tid);
-	int (*free)(void *ctx, uint64_t time, uint64_t ptr, uint64_t tid);
+	int (*alloc)(void *ctx, uint64_t time, uint64_t size, uint64_t stack_id, uint64_t tid);
+	int (*free)(void *ctx, uint64_t time, uint64_t size, uint64_t stack_id, uint64_t tid, bool temporary);
 	int (*thread)(void *ctx, uint64_t tid, const char *name, size_t name_len);
 	int (*rss)(void *ctx, uint64_t time, uint64_t rss_bytes);
 	int (*bad_free)(void *ctx, uint64_t time, uint64_t ptr, uint64_t stack_id, uint64_t kind);

@@ -3,7 +3,9 @@
  * its own block under its own spinlock (uncontended except for the flush
  * thread's ~10 Hz visit); a full block is queued under a short lock. The
  * flush thread takes partial blocks under the same spinlock, so a thread
- * that blocks forever holds back at most one flush interval of data.
+ * that blocks forever holds back at most one flush interval of data. Each
+ * registration of a thread starts a stream (a serial, its HT_THREAD
+ * first), and each block of it starts with an HT_CONTEXT naming it.
  * Invariant: a thread's blocks enter the queue in the order they were
  * written (always under its lock), and the queue is written FIFO.
  * Agent mode writes no records: a thread's tbuf holds only its stack cache,
@@ -25,7 +27,7 @@ struct tbuf {
 	struct tbuf *next;  /* registry, never unlinked */
 	struct block *blk;
 	uint32_t tid;
-	struct stack_cache_entry cache[STACK_CACHE_ENTRIES];
+	struct kh_caches caches;
 };
 
 static _Atomic(struct tbuf *) registry;
@@ -36,7 +38,8 @@ static unsigned in_flight;
 static atomic_int metalock;
 static struct block *mhead, *mtail;
 static pthread_key_t exit_key;
-static TLS uint8_t scratch[MAX_RECORD + 32]; /* exited threads' records */
+static _Atomic uint32_t next_serial = 1;
+static TLS uint8_t scratch[MAX_RECORD + 32]; /* exited threads' records, after a context */
 
 void buffer_init(void)
 {
@@ -117,11 +120,29 @@ static void read_comm(uint32_t tid, char out[16])
 static uint8_t *put_thread(uint8_t *w, uint32_t tid, const char *name)
 {
 	size_t l = strlen(name);
-	*w++ = HT_THREAD;
+	*w++ = HEAPTRACE_HEAD(HT_THREAD);
+	w = put_v(w, kh_self.serial);
 	w = put_v(w, tid);
 	w = put_v(w, l);
 	memcpy(w, name, l);
 	return w + l;
+}
+
+/* What starts a chunk's run of this thread's events. */
+static uint8_t *put_context(uint8_t *w)
+{
+	*w++ = HEAPTRACE_HEAD(HT_CONTEXT);
+	w = put_v(w, kh_self.serial);
+	return put_v(w, kh_self.time_us);
+}
+
+/* A new stream for the calling thread, which owns t (t->lock held): its
+ * serial, and its name first. */
+static void start_stream(struct tbuf *t)
+{
+	kh_self.serial = atomic_fetch_add(&next_serial, 1);
+	kh_self.nallocs = 0;
+	t->blk->len = (uint32_t)(put_thread(put_context(t->blk->data), t->tid, kh_self.comm) - t->blk->data);
 }
 
 static struct tbuf *register_thread(void)
@@ -143,7 +164,7 @@ static struct tbuf *register_thread(void)
 		while (!atomic_compare_exchange_weak(&registry, &h, t));
 	}
 	spin_lock(&t->lock);
-	memset(t->cache, 0, sizeof t->cache);
+	stacks_clear_cache(&t->caches);
 	if (kh_agent) {
 		spin_unlock(&t->lock);
 		pthread_setspecific(exit_key, t);
@@ -158,7 +179,7 @@ static struct tbuf *register_thread(void)
 	/* the thread's name, first in its stream; re-read at its exit */
 	read_comm(t->tid, kh_self.comm);
 	if (t->blk)
-		t->blk->len = (uint32_t)(put_thread(t->blk->data, t->tid, kh_self.comm) - t->blk->data);
+		start_stream(t);
 	spin_unlock(&t->lock);
 	if (!t->blk)
 		return NULL;
@@ -167,12 +188,12 @@ static struct tbuf *register_thread(void)
 	return t;
 }
 
-void *buffer_stack_cache(void)
+struct kh_caches *buffer_stack_cache(void)
 {
 	struct tbuf *t = kh_self.buf;
 	if (!t && !kh_self.exited)
 		t = register_thread();
-	return t ? t->cache : NULL;
+	return t ? &t->caches : NULL;
 }
 
 /* Queue t's block and give it a fresh one; t->lock is held. */
@@ -196,7 +217,7 @@ uint8_t *buffer_begin(void)
 	struct tbuf *t = kh_self.buf;
 	if (!t) {
 		if (kh_self.exited)
-			return scratch;
+			return put_context(scratch); /* serial 0: no stream */
 		t = register_thread();
 		if (!t)
 			return NULL;
@@ -208,7 +229,8 @@ uint8_t *buffer_begin(void)
 		spin_unlock(&t->lock);
 		return NULL;
 	}
-	return t->blk->data + t->blk->len;
+	uint8_t *w = t->blk->data + t->blk->len;
+	return t->blk->len ? w : put_context(w); /* each chunk names its stream */
 }
 
 void buffer_end(uint8_t *end)
@@ -292,6 +314,7 @@ void buffer_thread_exit(void *arg)
 	}
 	kh_self.exited = 1;
 	kh_self.buf = NULL;
+	kh_self.serial = 0;
 	atomic_store(&t->state, T_DEAD);
 	kh_self.guard--;
 }
@@ -373,11 +396,12 @@ void buffer_after_fork_child(int follow)
 	}
 	in_flight = 0;
 	kh_self.tid = 0;
+	kh_self.time_us = 0; /* the child's clock starts over */
 	if (kh_self.buf) {
 		struct tbuf *t = kh_self.buf;
-		memset(t->cache, 0, sizeof t->cache);
+		stacks_clear_cache(&t->caches);
 		t->tid = kh_tid();
 		read_comm(t->tid, kh_self.comm);
-		t->blk->len = (uint32_t)(put_thread(t->blk->data, t->tid, kh_self.comm) - t->blk->data);
+		start_stream(t);
 	}
 }

@@ -36,6 +36,10 @@ void *heap_map(size_t len)
 	long r = syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (r < 0 && r > -4096)
 		return NULL;
+	/* big tables (the live set of a program with a million blocks) are
+	 * probed at random: huge pages spare a TLB miss a probe */
+	if (len >= (4u << 20))
+		syscall(SYS_madvise, r, len, MADV_HUGEPAGE);
 	leakscan_note_map((void *)r, len);
 	return (void *)r;
 }
@@ -207,11 +211,13 @@ void kh_finish(int how, int status)
 		return; /* the agent has no trace to end: it samples to the last */
 	int e = errno;
 	kh_self.guard++;
-	if (how == HT_END_EXIT)
+	if (how == HT_END_EXIT) {
 		leakscan_run();
+		stacks_check_report();
+	}
 	buffer_capture_all(1);
 	uint8_t rec[32], *w = rec;
-	*w++ = HT_END;
+	*w++ = HEAPTRACE_HEAD(HT_END);
 	w = put_v(w, kh_now_us());
 	w = put_v(w, (uint64_t)how);
 	w = put_v(w, (uint64_t)(uint32_t)status);
@@ -374,25 +380,29 @@ void kh_disable(void)
 	atomic_store(&kh_state, KH_OFF);
 }
 
+/* The writer's lock first: the flush thread holds it while it compresses,
+ * and the compressor's first use allocates (a silent allocation, which
+ * takes a liveset lock); taking the liveset's locks first would wait for
+ * the flush thread while it waits for them. */
 static void on_fork_prepare(void)
 {
 	kh_self.guard++;
 	if (kh_agent)
 		counters_fork_lock();
+	writer_fork_lock();
 	stacks_fork_lock();
 	liveset_fork_lock();
 	modules_fork_lock();
-	writer_fork_lock();
 	buffer_fork_lock();
 }
 
 static void on_fork_parent(void)
 {
 	buffer_fork_unlock();
-	writer_fork_unlock();
 	modules_fork_unlock();
 	liveset_fork_unlock();
 	stacks_fork_unlock();
+	writer_fork_unlock();
 	if (kh_agent)
 		counters_fork_unlock();
 	kh_self.guard--;

@@ -39,6 +39,10 @@ struct kh_thread {
 		uint64_t bytes, frees;
 		uint64_t buckets[64]; /* KH_RAW_BUCKETS: allocations by size */
 	} counts;
+	/* the thread's stream in the trace (buffer.c, events.c) */
+	uint32_t serial;     /* its HT_CONTEXT serial; 0: none (after the thread's exit) */
+	uint32_t nallocs;    /* ALLOC records written in the stream */
+	uint64_t time_us;    /* the stream's time */
 };
 extern TLS struct kh_thread kh_self HIDDEN;
 uint32_t kh_tid(void) HIDDEN;
@@ -227,7 +231,8 @@ void buffer_fork_lock(void) HIDDEN;
 void buffer_fork_unlock(void) HIDDEN;
 void buffer_init(void) HIDDEN;
 void buffer_thread_exit(void *tbuf) HIDDEN;
-void *buffer_stack_cache(void) HIDDEN; /* this thread's stack cache, NULL if none */
+struct kh_caches;
+struct kh_caches *buffer_stack_cache(void) HIDDEN; /* this thread's caches, NULL if none */
 extern pthread_cond_t kh_flush_cv HIDDEN; /* signalled when a full block is queued */
 /* meta stream: records not owned by one thread (stacks, modules, rss, end) */
 void meta_append(const uint8_t *rec, size_t len) HIDDEN;
@@ -247,31 +252,94 @@ void stacks_init(void) HIDDEN;
 void stacks_reset(void) HIDDEN;       /* fork child with a new trace */
 void stacks_fork_lock(void) HIDDEN;
 void stacks_fork_unlock(void) HIDDEN;
-void stacks_clear_cache(void *cache) HIDDEN;
+void stacks_clear_cache(void *cache) HIDDEN; /* a struct kh_caches: forget every stack id */
+void stacks_check_report(void) HIDDEN; /* KILN_HEAP_UNWIND_CHECK's summary, at exit */
+#define STACK_CACHE_ENTRIES 4096
 /* agent mode: the node (parent, ip) as a root of stacks (a tag), made if
  * needed; 0 when out of memory */
 uint32_t stacks_node(uint32_t parent, uint64_t ip) HIDDEN;
 /* agent mode: the parent and ip of node id; 0, or -1 for an unknown id.
  * Safe from any thread: a node is readable once its id was handed out. */
 int stacks_lookup(uint32_t id, uint32_t *parent, uint64_t *ip) HIDDEN;
-#define STACK_CACHE_ENTRIES 1024
 struct stack_cache_entry { uint64_t ip; uint32_t parent, id; };
+
+/* ---- unwind.c: the walker (x86_64 DWARF CFI, cached rules) ---- */
+#define UNWIND_CACHE_BITS 12
+#define UNWIND_MAX 128              /* frames reported, as unw_backtrace's limit here */
+#define UNWIND_MEMO (UNWIND_MAX + 1) /* frames kept: those and the walker's own */
+enum { UNWIND_FAIL, UNWIND_END, UNWIND_CFA_RSP, UNWIND_CFA_RBP };
+struct unwind_rule {
+	uint64_t pc;     /* the address the rule is for (0: empty) */
+	int32_t cfa_off; /* CFA = rsp or rbp (kind) + cfa_off */
+	int16_t rbp_off; /* the caller's rbp at CFA + rbp_off; 0: rbp unchanged */
+	int8_t ra_off;   /* the return address at CFA + ra_off */
+	uint8_t kind;    /* UNWIND_* */
+};
+/* One frame of a walk: its state, the step to its caller, its stack id. */
+struct unwind_frame {
+	uint64_t pc, sp, bp;   /* pc: its return address - 1 (exact for the walker's own frame) */
+	uint64_t ra_at, bp_at; /* where its caller's return address and rbp were read (bp_at 0: not) */
+	uint64_t ra, nbp;      /* what was read there */
+	uint32_t id;           /* stacks.c: the id of the stack from the root to this frame */
+	uint8_t end;           /* the outermost frame: the walk ended here */
+	uint8_t uses_bp;       /* its CFA is rbp-based */
+	uint8_t bp_matters;    /* the walk from here to the root reads this frame's rbp */
+	uint8_t check_bp;      /* a repeat of the walk compares the rbp it read (its caller's matters) */
+};
+
+/* A thread's caches, kept with its buffer (buffer.c): the previous walk,
+ * root first (the next walk of a thread mostly repeats its root side), a
+ * stage for a walk's fresh frames, the hashed rules and stack ids. */
+struct kh_caches {
+	struct unwind_frame memo[UNWIND_MEMO];
+	struct unwind_frame stage[UNWIND_MEMO];
+	uint32_t memo_n, memo_root;
+	uint64_t memo_hi; /* the stack top the memo's addresses were checked against */
+	uint32_t rules_gen;
+	struct stack_cache_entry stack[STACK_CACHE_ENTRIES];
+	struct unwind_rule rules[1 << UNWIND_CACHE_BITS];
+};
+/* Walks the calling stack into c->memo, root first, in c->memo_n frames,
+ * the last the walker's own (each frame's pc + 1 is its return address,
+ * as unw_backtrace reports them, leaf first). Where the walk meets a frame
+ * of the previous one (same pc, sp and, when it matters, rbp) it only
+ * verifies the values the previous walk read on its way to the root: the
+ * first *fresh frames are then the previous walk's, ids included. Returns
+ * 0; 1 when cut at UNWIND_MAX frames (the caller empties the memo after
+ * use); -1 when a frame needs libunwind (the memo is emptied). */
+int unwind_walk(struct kh_caches *c, uint32_t *fresh) HIDDEN;
+void unwind_forget(void) HIDDEN; /* objects were unloaded: drop every cached rule */
 
 /* ---- modules.c ---- */
 void modules_scan(void) HIDDEN;        /* emit HT_MODULE for new mappings */
 int modules_knows(uint64_t ip) HIDDEN; /* ip inside a reported module */
 void modules_check(void) HIDDEN;       /* rescan if the loader's counters moved */
 void modules_reset(void) HIDDEN;
-int modules_self(uint64_t ip) HIDDEN;  /* ip inside libkiln-heap.so */
+extern uint64_t kh_self_start HIDDEN; /* libkiln-heap.so's code: [start, end) */
+extern uint64_t kh_self_end HIDDEN;
+static inline int modules_self(uint64_t ip) /* ip inside libkiln-heap.so */
+{
+	return ip - kh_self_start < kh_self_end - kh_self_start;
+}
 void modules_fork_lock(void) HIDDEN;
 void modules_fork_unlock(void) HIDDEN;
 
 /* ---- liveset.c: the live allocations ---- */
 #define LIVE_SILENT 1u /* allocated inside the tracker or inherited: no events */
-int liveset_insert(uintptr_t p, uint64_t size, uint32_t stack, uint32_t flags) HIDDEN;
-/* Remove p: 1 (and its flags, size, stack) when it was live, -1 when it
- * was freed before (double free), 0 when unknown. */
-int liveset_remove(uintptr_t p, uint32_t *flags, uint64_t *size, uint32_t *stack) HIDDEN;
+/* A live block and, for back-referencing frees, the stream that allocated
+ * it and its allocation number there. */
+struct live {
+	uint64_t size;
+	uint32_t stack, flags;
+	uint32_t owner, seq; /* owner 0: no stream */
+};
+/* Insert p: 0, or 1 when p was already live (the allocator gave it out
+ * twice, or a free went by unseen): *old is that block; -1 when out of
+ * memory. */
+int liveset_insert(uintptr_t p, const struct live *v, struct live *old) HIDDEN;
+/* Remove p: 1 (and the block in *out) when it was live, -1 when it was
+ * freed before (double free), 0 when unknown. */
+int liveset_remove(uintptr_t p, struct live *out) HIDDEN;
 /* Sampled mode's filter: 0 means p is surely not live. Its counters are
  * indexed by address bits (64-byte granules, 64 MiB windows folded in), so
  * the frees of a program's busy heap touch few cache lines (a byte per 64
@@ -312,10 +380,6 @@ void leakscan_note_unmap(void *p, size_t len) HIDDEN;
 void leakscan_fork_child(void) HIDDEN;
 
 /* ---- events.c: the record writers used by the hooks ---- */
-struct live {
-	uint64_t size;
-	uint32_t stack, flags;
-};
 void ev_alloc(void *p, size_t size) HIDDEN;        /* after the real allocation */
 void ev_silent_alloc(void *p, size_t size) HIDDEN; /* inside the tracker */
 /* Before the real free: 1 and *old when p was live (tracked), else 0; a

@@ -620,7 +620,7 @@ static void write_records(void)
 		if (b->state == S_SILENT)
 			continue;
 		uint8_t rec[MAX_RECORD], *w = rec;
-		*w++ = HT_LEAK;
+		*w++ = HEAPTRACE_HEAD(HT_LEAK);
 		w = put_v(w, b->p);
 		w = put_v(w, b->size);
 		w = put_v(w, b->stack);

@@ -1,47 +1,116 @@
-/* liveset: the set of live allocations (pointer -> size, stack, flags), for
- * bad-free detection, realloc and the exit-time leak scan. 256 shards, each
- * an open-addressing table under its own spinlock, so two threads meet on
- * a lock only when their pointers hash to the same shard. Freed pointers
- * stay as FREED markers until the shard is rehashed, which tells a double
- * free from a free of an unknown pointer (best effort). Tables start small
- * (64 slots) and are purged of markers in place when no larger table is
- * needed, so a program with few live blocks keeps the whole set in cache.
- * Invariant: a live key sits before any FREED marker of the same key on
- * its probe chain. */
+/* liveset: the set of live allocations (pointer -> size, stack, allocating
+ * stream and number, flags), for bad-free detection, realloc, the FREE
+ * records' back-references and the exit-time leak scan. 256 shards, each
+ * an open-addressing table under its own spinlock: groups of 16 slots
+ * whose control bytes (7 bits of the hash, or empty, or a tombstone) are
+ * compared 16 at a time, as in Abseil's Swiss tables. A pointer's shard
+ * comes from its 1 MiB region of the address space, so a thread working in
+ * its own arena keeps to a few shards of its own: their locks and slots
+ * stay in its core's cache, and two threads rarely meet on a lock. A removal leaves a tombstone only in
+ * a group with no empty slot; each shard remembers its last 16 freed
+ * pointers, which tells a double free from a free of an unknown pointer
+ * (best effort).
+ * Invariant: a probe visits groups in order from its key's home group and
+ * stops at the first group with an empty slot; no key lies beyond a group
+ * with an empty slot on its probe sequence. */
 #include <string.h>
 #include <time.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
-#include "base/hash.h"
 #include "heap/heap.h"
 
 #define SHARDS 256
-#define MIN_CAP 64
-#define PURGE_MAX 64 /* live entries rehashed in place, via the stack */
-#define F_FREED 0x80000000u
+#define REGION_SHIFT 20
+#define GROUP 16
+#define MIN_GROUPS 4
+#define RECENT_FREES 16
+#define C_EMPTY 0x80
+#define C_DELETED 0xfe /* a tombstone: full slots have their hash's low 7 bits */
 
 struct slot {
-	uintptr_t key; /* 0: empty */
+	uintptr_t key;
 	uint64_t size;
 	uint32_t stack, flags;
+	uint32_t owner, seq;
 };
 
+/* A table of groups of 16 slots, each slot with a control byte; a probe
+ * goes group by group, comparing 16 control bytes at once. */
 struct shard {
-	atomic_int lock;
-	uint32_t mask;
-	uint32_t count, used; /* live entries; live + FREED markers */
+	_Alignas(64) atomic_int lock; /* a shard is whole cache lines: no false sharing */
+	uint32_t gmask;               /* groups - 1 */
+	uint32_t count;               /* live entries */
+	uint32_t used;                /* live entries and tombstones */
+	uint32_t freed_at;
+	uint8_t *ctrl;                /* (gmask + 1) * GROUP control bytes */
 	struct slot *slots;
-	char pad[64 - 3 * sizeof(uint32_t) - sizeof(atomic_int) - sizeof(void *)];
+	uintptr_t freed[RECENT_FREES]; /* the last pointers freed */
 };
 
-static _Alignas(64) struct shard shards[SHARDS];
+static struct shard shards[SHARDS];
 /* sampled mode: counts of live sampled pointers by address (heap.h's
  * liveset_filter_index), so free() of an unsampled pointer costs one load */
 _Atomic uint8_t *kh_live_filter;
 #define filter kh_live_filter
 
+/* Multiplicative hash: the product's high half mixed down; the low 7 bits
+ * go to the control byte, the rest choose the group. */
 static inline uint64_t hp(uintptr_t p)
 {
-	return hash_mix((uint64_t)p ^ 0x9e3779b97f4a7c15ull, 0xd6e8feb86659fd93ull);
+	uint64_t h = (uint64_t)p * 0x9e3779b97f4a7c15ull;
+	return h ^ h >> 32;
+}
+
+static inline struct shard *shard_of(uintptr_t p)
+{
+	return &shards[((uint64_t)p >> REGION_SHIFT) * 0xd6e8feb86659fd93ull >> 56];
+}
+
+/* Bit i set where control byte i of the group is b; where it is free
+ * (empty or a tombstone: the high bit). */
+static inline unsigned group_match(const uint8_t *g, uint8_t b)
+{
+#if defined(__SSE2__)
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)g), _mm_set1_epi8((char)b)));
+#else
+	unsigned m = 0;
+	for (int i = 0; i < GROUP; i++)
+		m |= (unsigned)(g[i] == b) << i;
+	return m;
+#endif
+}
+
+static inline unsigned group_free(const uint8_t *g)
+{
+#if defined(__SSE2__)
+	return (unsigned)_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)g));
+#else
+	unsigned m = 0;
+	for (int i = 0; i < GROUP; i++)
+		m |= (unsigned)(g[i] >> 7) << i;
+	return m;
+#endif
+}
+
+static void to_live(const struct slot *e, struct live *o)
+{
+	o->size = e->size;
+	o->stack = e->stack;
+	o->flags = e->flags;
+	o->owner = e->owner;
+	o->seq = e->seq;
+}
+
+static void from_live(struct slot *e, uintptr_t p, const struct live *v)
+{
+	e->key = p;
+	e->size = v->size;
+	e->stack = v->stack;
+	e->flags = v->flags;
+	e->owner = v->owner;
+	e->seq = v->seq;
 }
 
 void liveset_init(void)
@@ -50,48 +119,69 @@ void liveset_init(void)
 		filter = heap_map(1u << FILTER_BITS);
 }
 
-static void put_slot(struct slot *t, uint32_t mask, const struct slot *o)
+static size_t table_bytes(uint32_t groups)
 {
-	uint32_t j = (uint32_t)hp(o->key) & mask;
-	while (t[j].key)
-		j = (j + 1) & mask;
-	t[j] = *o;
+	return (size_t)groups * GROUP * (sizeof(struct slot) + 1);
 }
 
-/* Drop the FREED markers: in place when the table keeps its size and holds
- * few live entries (no system call), else into a new table. */
-static int grow(struct shard *s)
+/* A free slot for hash h in a table with no tombstone to reuse (a rehash). */
+static uint32_t free_slot(const uint8_t *ctrl, uint32_t gmask, uint64_t h)
 {
-	uint32_t cap = MIN_CAP;
-	while (cap < (s->count + 1) * 3)
-		cap *= 2;
-	if (s->slots && cap == s->mask + 1 && s->count <= PURGE_MAX) {
-		struct slot keep[PURGE_MAX];
-		uint32_t n = 0;
-		for (uint32_t i = 0; i <= s->mask; i++)
-			if (s->slots[i].key && !(s->slots[i].flags & F_FREED))
-				keep[n++] = s->slots[i];
-		memset(s->slots, 0, (size_t)cap * sizeof *s->slots);
-		for (uint32_t i = 0; i < n; i++)
-			put_slot(s->slots, s->mask, &keep[i]);
-		s->used = s->count;
-		return 0;
+	for (uint32_t g = (uint32_t)(h >> 7) & gmask;; g = (g + 1) & gmask) {
+		unsigned m = group_free(ctrl + (size_t)g * GROUP);
+		if (m)
+			return g * GROUP + (uint32_t)__builtin_ctz(m);
 	}
-	struct slot *n = heap_map((size_t)cap * sizeof *n);
-	if (!n)
+}
+
+/* A new table: twice the groups when a quarter or more of the slots are
+ * live, else as many (tombstones dropped). */
+static int rehash(struct shard *s)
+{
+	uint32_t groups = s->ctrl ? s->gmask + 1 : MIN_GROUPS;
+	if (s->ctrl && (s->count + 1) * 4 > groups * GROUP)
+		groups *= 2;
+	uint8_t *mem = heap_map(table_bytes(groups));
+	if (!mem)
 		return -1;
-	if (s->slots) {
-		for (uint32_t i = 0; i <= s->mask; i++) {
-			struct slot *o = &s->slots[i];
-			if (o->key && !(o->flags & F_FREED))
-				put_slot(n, cap - 1, o);
-		}
-		heap_unmap(s->slots, (size_t)(s->mask + 1) * sizeof *n);
+	struct slot *slots = (struct slot *)mem;
+	uint8_t *ctrl = mem + (size_t)groups * GROUP * sizeof(struct slot);
+	memset(ctrl, C_EMPTY, (size_t)groups * GROUP);
+	for (uint32_t i = 0; s->ctrl && i <= s->gmask * GROUP + GROUP - 1; i++) {
+		if (s->ctrl[i] & 0x80)
+			continue;
+		uint64_t h = hp(s->slots[i].key);
+		uint32_t j = free_slot(ctrl, groups - 1, h);
+		ctrl[j] = (uint8_t)(h & 0x7f);
+		slots[j] = s->slots[i];
 	}
-	s->slots = n;
-	s->mask = cap - 1;
+	if (s->ctrl)
+		heap_unmap(s->slots, table_bytes(s->gmask + 1));
+	s->slots = slots;
+	s->ctrl = ctrl;
+	s->gmask = groups - 1;
 	s->used = s->count;
 	return 0;
+}
+
+/* The slot of key p (hash h), or -1; *free the first free slot of its
+ * probe sequence (when asked for). */
+static inline long find(const struct shard *s, uintptr_t p, uint64_t h, long *free)
+{
+	uint8_t tag = (uint8_t)(h & 0x7f);
+	for (uint32_t g = (uint32_t)(h >> 7) & s->gmask;; g = (g + 1) & s->gmask) {
+		const uint8_t *cg = s->ctrl + (size_t)g * GROUP;
+		for (unsigned m = group_match(cg, tag); m; m &= m - 1) {
+			uint32_t i = g * GROUP + (uint32_t)__builtin_ctz(m);
+			if (s->slots[i].key == p)
+				return i;
+		}
+		unsigned f = group_free(cg);
+		if (free && *free < 0 && f)
+			*free = g * GROUP + (uint32_t)__builtin_ctz(f);
+		if (group_match(cg, C_EMPTY))
+			return -1; /* a group with an empty slot ends every probe through it */
+	}
 }
 
 static inline void filter_add(uintptr_t p, int d)
@@ -105,42 +195,34 @@ static inline void filter_add(uintptr_t p, int d)
 	atomic_fetch_add_explicit(c, (uint8_t)d, memory_order_relaxed);
 }
 
-int liveset_insert(uintptr_t p, uint64_t size, uint32_t stack, uint32_t flags)
+int liveset_insert(uintptr_t p, const struct live *v, struct live *old)
 {
 	uint64_t h = hp(p);
-	struct shard *s = &shards[(h >> 24) & (SHARDS - 1)];
+	struct shard *s = shard_of(p);
 	int rc = 0;
 	kh_self.in_liveset++;
 	spin_lock(&s->lock);
-	if ((!s->slots || (s->used + 1) * 4 > (s->mask + 1) * 3) && grow(s) < 0) {
+	/* live at most 3/4 of the slots, tombstones included at most 7/8 */
+	if ((!s->ctrl || (s->used + 1) * 8 > (s->gmask + 1) * GROUP * 7) && rehash(s) < 0) {
 		rc = -1;
 		goto out;
 	}
-	struct slot *tomb = NULL, *at = NULL;
-	for (uint32_t i = (uint32_t)h & s->mask;; i = (i + 1) & s->mask) {
-		struct slot *e = &s->slots[i];
-		if (!e->key || e->key == p) {
-			at = e;
-			break;
-		}
-		if (!tomb && (e->flags & F_FREED))
-			tomb = e;
-	}
-	if (at->key == p && !(at->flags & F_FREED)) {
-		/* already live (the allocator returned it twice?): overwrite */
-	} else if (tomb) {
-		at = tomb;
-		s->count++;
+	long free = -1, i = find(s, p, h, &free);
+	if (i >= 0) {
+		/* already live (the allocator returned it twice?): replaced */
+		to_live(&s->slots[i], old);
+		if (!(s->slots[i].flags & LIVE_SILENT))
+			filter_add(p, -1);
+		rc = 1;
 	} else {
-		if (!at->key)
+		i = free;
+		if (s->ctrl[i] == C_EMPTY)
 			s->used++;
+		s->ctrl[i] = (uint8_t)(h & 0x7f);
 		s->count++;
 	}
-	at->key = p;
-	at->size = size;
-	at->stack = stack;
-	at->flags = flags;
-	if (!(flags & LIVE_SILENT))
+	from_live(&s->slots[i], p, v);
+	if (!(v->flags & LIVE_SILENT))
 		filter_add(p, 1);
 out:
 	spin_unlock(&s->lock);
@@ -148,34 +230,35 @@ out:
 	return rc;
 }
 
-int liveset_remove(uintptr_t p, uint32_t *flags, uint64_t *size, uint32_t *stack)
+int liveset_remove(uintptr_t p, struct live *out)
 {
 	uint64_t h = hp(p);
-	struct shard *s = &shards[(h >> 24) & (SHARDS - 1)];
+	struct shard *s = shard_of(p);
 	int rc = 0;
 	kh_self.in_liveset++;
 	spin_lock(&s->lock);
-	if (s->slots) {
-		for (uint32_t i = (uint32_t)h & s->mask, n = 0; n <= s->mask; i = (i + 1) & s->mask, n++) {
-			struct slot *e = &s->slots[i];
-			if (!e->key)
-				break;
-			if (e->key != p)
-				continue;
-			if (e->flags & F_FREED) {
-				rc = -1;
-				break;
-			}
-			*flags = e->flags;
-			*size = e->size;
-			*stack = e->stack;
-			e->flags |= F_FREED;
-			s->count--;
-			if (!(*flags & LIVE_SILENT))
-				filter_add(p, -1);
-			rc = 1;
-			break;
+	long i = s->ctrl ? find(s, p, h, NULL) : -1;
+	if (i >= 0) {
+		struct slot *e = &s->slots[i];
+		to_live(e, out);
+		if (!(e->flags & LIVE_SILENT))
+			filter_add(p, -1);
+		/* a group that has an empty slot ends every probe through it,
+		 * so the slot can be empty too; else a tombstone */
+		uint8_t *cg = s->ctrl + (size_t)i / GROUP * GROUP;
+		if (group_match(cg, C_EMPTY)) {
+			s->ctrl[i] = C_EMPTY;
+			s->used--;
+		} else {
+			s->ctrl[i] = C_DELETED;
 		}
+		s->count--;
+		s->freed[s->freed_at++ % RECENT_FREES] = p;
+		rc = 1;
+	} else {
+		for (int k = 0; k < RECENT_FREES; k++)
+			if (s->freed[k] == p)
+				rc = -1;
 	}
 	spin_unlock(&s->lock);
 	kh_self.in_liveset--;
@@ -198,8 +281,8 @@ void liveset_mark_all_silent(void)
 {
 	for (int i = 0; i < SHARDS; i++) {
 		struct shard *s = &shards[i];
-		for (uint32_t j = 0; s->slots && j <= s->mask; j++)
-			if (s->slots[j].key)
+		for (uint32_t j = 0; s->ctrl && j < (s->gmask + 1) * GROUP; j++)
+			if (!(s->ctrl[j] & 0x80))
 				s->slots[j].flags |= LIVE_SILENT;
 	}
 	if (filter)
@@ -237,8 +320,8 @@ void liveset_each_locked(void (*fn)(void *ctx, uintptr_t p, uint64_t size, uint3
 {
 	for (int i = 0; i < SHARDS; i++) {
 		struct shard *s = &shards[i];
-		for (uint32_t j = 0; s->slots && j <= s->mask; j++)
-			if (s->slots[j].key && !(s->slots[j].flags & F_FREED))
+		for (uint32_t j = 0; s->ctrl && j < (s->gmask + 1) * GROUP; j++)
+			if (!(s->ctrl[j] & 0x80))
 				fn(ctx, s->slots[j].key, s->slots[j].size, s->slots[j].stack, s->slots[j].flags);
 	}
 }

@@ -2,8 +2,10 @@
  * object (path, address range, file offset, GNU build id), from
  * dl_iterate_phdr at start, when a stack shows an unknown address, and when
  * the loader's load/unload counters move (checked by the flush thread).
+ * An unload (dlclose, or the counters) also drops the unwinder's rules.
  * Invariant: mlock is never held while calling into the loader, and each
  * (start, end, path) is reported once per trace. */
+#include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
 #include <string.h>
@@ -22,13 +24,8 @@ struct mod {
 static struct mod mods[MAX_MODS];
 static int nmods;
 static atomic_int mlock;
-static uint64_t self_start, self_end;
+uint64_t kh_self_start, kh_self_end;
 static _Atomic unsigned long long seen_adds, seen_subs;
-
-int modules_self(uint64_t ip)
-{
-	return ip >= self_start && ip < self_end;
-}
 
 int modules_knows(uint64_t ip)
 {
@@ -90,9 +87,9 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
 			continue;
 		uint64_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
-		if ((uint64_t)(uintptr_t)&modules_self >= start && (uint64_t)(uintptr_t)&modules_self < end) {
-			self_start = start;
-			self_end = end;
+		if ((uint64_t)(uintptr_t)&modules_scan >= start && (uint64_t)(uintptr_t)&modules_scan < end) {
+			kh_self_start = start;
+			kh_self_end = end;
 		}
 		spin_lock(&mlock);
 		int known = 0;
@@ -107,7 +104,7 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 		if (blen == (size_t)-1)
 			blen = build_id(info, bid, sizeof bid);
 		uint8_t rec[4200], *w = rec;
-		*w++ = HT_MODULE;
+		*w++ = HEAPTRACE_HEAD(HT_MODULE);
 		w = put_v(w, (uint64_t)id);
 		w = put_v(w, start);
 		w = put_v(w, end);
@@ -134,7 +131,7 @@ static int counters(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
 	int *changed = arg;
-	*changed = info->dlpi_adds != atomic_load(&seen_adds) || info->dlpi_subs != atomic_load(&seen_subs);
+	*changed = (info->dlpi_adds != atomic_load(&seen_adds)) | (info->dlpi_subs != atomic_load(&seen_subs)) << 1;
 	return 1;
 }
 
@@ -142,8 +139,22 @@ void modules_check(void)
 {
 	int changed = 0;
 	dl_iterate_phdr(counters, &changed);
+	if (changed & 2)
+		unwind_forget();
 	if (changed)
 		modules_scan();
+}
+
+/* Code may be unmapped, and other code mapped at its addresses: the
+ * unwinder's cached rules go. */
+EXPORT int dlclose(void *handle)
+{
+	static int (*real)(void *);
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "dlclose");
+	int rc = real(handle);
+	unwind_forget();
+	return rc;
 }
 
 void modules_reset(void)

@@ -3,7 +3,8 @@
 # tests/heap/: the host's output and exit code are unchanged, and the trace
 # decodes (tests/heap/heapcheck.py, an independent decoder) with exact
 # counts, every thread, stacks naming the right functions, bad frees, fork,
-# exec, dlopen, signals, abort, _exit and SIGKILL (a readable prefix).
+# exec, dlopen, signals, abort, _exit and SIGKILL (a readable prefix); the
+# tracker's unwinder gives libunwind's stacks.
 . "$(dirname "$0")/lib.sh"
 
 HEAP_LIB=${HEAP_LIB:-$ROOT/build/libkiln-heap.so}
@@ -12,7 +13,7 @@ CHECK=$ROOT/tests/heap/heapcheck.py
 [ -f "$HEAP_LIB" ] || skip_all "$HEAP_LIB not built"
 [ -x "$HT/heap-basic" ] || skip_all "heap test programs not built"
 command -v python3 >/dev/null 2>&1 || skip_all "python3 is needed to decode traces"
-plan 43
+plan 47
 
 cd "$TMP" || exit 1
 n=0
@@ -155,6 +156,16 @@ ENVV=(KILN_HEAP_MMAP=1)
 traced heap-edge
 decode "$(one_trace)"
 want "KILN_HEAP_MMAP=1: header flag" flags 1
+
+# the tracker's own unwinder (DWARF CFI, these programs have no frame
+# pointers) against libunwind on every stack: the same addresses; signal
+# frames are left to libunwind
+for prog in heap-basic heap-threads "heap-signal sync" heap-dlopen; do
+	ENVV=(KILN_HEAP_UNWIND_CHECK=1)
+	traced $prog
+	if grep -qE '^kiln-heap: unwind check: [1-9][0-9]* stacks, 0 differ' "$dir/err"; then ok "$prog: every stack as libunwind unwinds it"
+	else not_ok "$prog: unwind check"; diag "$(grep 'unwind check' "$dir/err" | head -5)"; fi
+done
 
 # an unwritable trace path: a warning, output unchanged
 ENVV=(KILN_HEAP_TRACE=/nonexistent/dir/x.%p)

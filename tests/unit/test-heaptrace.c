@@ -1,7 +1,9 @@
 /* test-heaptrace: the heap trace reader and the analysis, on traces built
- * here with a tiny encoder (varints, compress2, chunk headers): exact
- * totals, peak and its time, sites, histogram, temporaries, leaks; every
- * truncation of a trace and a bad crc end reading cleanly. */
+ * here with a tiny encoder (record heads, varints, raw deflate, chunk
+ * headers): exact totals, peak and its time, sites, histogram,
+ * temporaries, leaks, frees by back-reference and by size across threads;
+ * every truncation of a trace and a bad crc end reading cleanly; bad
+ * records and old versions are clear errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,10 +41,10 @@ static void put_le64(struct strbuf *sb, uint64_t v)
 	put_le32(sb, (uint32_t)(v >> 32));
 }
 
-static void header(struct strbuf *out)
+static void header_v(struct strbuf *out, uint32_t version)
 {
 	strbuf_add(out, HEAPTRACE_MAGIC, 8);
-	put_le32(out, HEAPTRACE_VERSION);
+	put_le32(out, version);
 	put_le32(out, sizeof(struct heaptrace_header));
 	put_le64(out, 1700000000000000000ULL);
 	put_le64(out, 5000);
@@ -55,40 +57,88 @@ static void header(struct strbuf *out)
 		put_le32(out, 0);
 }
 
+static void header(struct strbuf *out)
+{
+	header_v(out, HEAPTRACE_VERSION);
+}
+
+/* A chunk: raw deflate (zlib's deflate with negative window bits). */
 static void chunk(struct strbuf *out, const struct strbuf *raw)
 {
-	uLongf zlen = compressBound(raw->len);
-	unsigned char *z = malloc(zlen);
-	assert_int_equal(compress2(z, &zlen, (const Bytef *)raw->buf, raw->len, 6), Z_OK);
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	uLong cap = deflateBound(&z, raw->len);
+	unsigned char *buf = malloc(cap);
+	z.next_in = (Bytef *)raw->buf;
+	z.avail_in = (uInt)raw->len;
+	z.next_out = buf;
+	z.avail_out = (uInt)cap;
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
 	put_le32(out, HEAPTRACE_CHUNK_MAGIC);
-	put_le32(out, (uint32_t)zlen);
+	put_le32(out, (uint32_t)z.total_out);
 	put_le32(out, (uint32_t)raw->len);
 	put_le32(out, (uint32_t)crc32(0L, (const Bytef *)raw->buf, (uInt)raw->len));
-	strbuf_add(out, z, zlen);
-	free(z);
+	strbuf_add(out, buf, z.total_out);
+	deflateEnd(&z);
+	free(buf);
+}
+
+static void head(struct strbuf *r, unsigned type)
+{
+	put_v(r, (uint64_t)type << 2 | HT_TAG_RECORD);
 }
 
 static void r_stack(struct strbuf *r, uint64_t id, uint64_t parent, uint64_t ip)
 {
-	strbuf_addch(r, HT_STACK);
+	head(r, HT_STACK);
 	put_v(r, id), put_v(r, parent), put_v(r, ip);
 }
 
-static void r_alloc(struct strbuf *r, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack, uint64_t tid)
+/* A stream: the context that starts a chunk's run of its events, then
+ * events at given times (HT_TIME when the time moves). */
+struct wstream {
+	uint64_t serial, time;
+};
+
+static void r_context(struct strbuf *r, struct wstream *w)
 {
-	strbuf_addch(r, HT_ALLOC);
-	put_v(r, t), put_v(r, ptr), put_v(r, size), put_v(r, stack), put_v(r, tid);
+	head(r, HT_CONTEXT);
+	put_v(r, w->serial), put_v(r, w->time);
 }
 
-static void r_free(struct strbuf *r, uint64_t t, uint64_t ptr, uint64_t tid)
+static void r_at(struct strbuf *r, struct wstream *w, uint64_t t)
 {
-	strbuf_addch(r, HT_FREE);
-	put_v(r, t), put_v(r, ptr), put_v(r, tid);
+	if (t > w->time) {
+		head(r, HT_TIME);
+		put_v(r, t - w->time);
+		w->time = t;
+	}
+}
+
+static void r_alloc(struct strbuf *r, struct wstream *w, uint64_t t, uint64_t size, uint64_t stack)
+{
+	r_at(r, w, t);
+	put_v(r, size << 2 | HT_TAG_ALLOC);
+	put_v(r, stack);
+}
+
+static void r_free_back(struct strbuf *r, struct wstream *w, uint64_t t, uint64_t back)
+{
+	r_at(r, w, t);
+	put_v(r, back << 2 | HT_TAG_FREE_BACK);
+}
+
+static void r_free(struct strbuf *r, struct wstream *w, uint64_t t, uint64_t size, uint64_t stack)
+{
+	r_at(r, w, t);
+	put_v(r, size << 2 | HT_TAG_FREE);
+	put_v(r, stack);
 }
 
 static void r_leak(struct strbuf *r, uint64_t ptr, uint64_t size, uint64_t stack, uint64_t kind)
 {
-	strbuf_addch(r, HT_LEAK);
+	head(r, HT_LEAK);
 	put_v(r, ptr), put_v(r, size), put_v(r, stack), put_v(r, kind);
 }
 
@@ -97,45 +147,48 @@ static void r_leak(struct strbuf *r, uint64_t ptr, uint64_t size, uint64_t stack
  * t=20  alloc B 2000 @3          live 3000
  * t=30  alloc C 4096 @2          live 7096   <- peak, at t=30
  * t=40  free B                   live 5096
- * t=50  free A                   live 4096
+ * t=50  free A (by size, stack)  live 4096
  * t=60  alloc D 100 @3; t=61 free D (temporary)
  * t=70..72 alloc 3 x 16 @3 (leaked); t=80 free C; 2 MiB alloc @2 + free
  * second chunk: RSS, leak records, END. */
 static void known(struct strbuf *out)
 {
 	struct strbuf r = STRBUF_INIT;
+	struct wstream w = {1, 0};
 	header(out);
-	strbuf_addch(&r, HT_MODULE);
+	head(&r, HT_MODULE);
 	put_v(&r, 1), put_v(&r, 0x400000), put_v(&r, 0x500000), put_v(&r, 0);
 	put_v(&r, 9), strbuf_add(&r, "/bin/none", 9), put_v(&r, 0);
-	strbuf_addch(&r, HT_THREAD);
-	put_v(&r, 7), put_v(&r, 4), strbuf_add(&r, "main", 4);
 	r_stack(&r, 1, 0, 0x401000);
 	r_stack(&r, 2, 1, 0x402000);
 	r_stack(&r, 3, 1, 0x403000);
-	r_alloc(&r, 10, 0x1000, 1000, 2, 7);
-	r_alloc(&r, 20, 0x2000, 2000, 3, 7);
-	r_alloc(&r, 30, 0x3000, 4096, 2, 7);
-	r_free(&r, 40, 0x2000, 7);
-	r_free(&r, 50, 0x1000, 7);
+	r_context(&r, &w);
+	head(&r, HT_THREAD);
+	put_v(&r, 1), put_v(&r, 7), put_v(&r, 4), strbuf_add(&r, "main", 4);
+	r_alloc(&r, &w, 10, 1000, 2);
+	r_alloc(&r, &w, 20, 2000, 3);
+	r_alloc(&r, &w, 30, 4096, 2);
+	r_free_back(&r, &w, 40, 2);
+	r_free(&r, &w, 50, 1000, 2);
 	chunk(out, &r);
 	strbuf_reset(&r);
-	r_alloc(&r, 60, 0x4000, 100, 3, 7);
-	r_free(&r, 61, 0x4000, 7);
-	r_alloc(&r, 70, 0x5000, 16, 3, 7);
-	r_alloc(&r, 71, 0x5100, 16, 3, 7);
-	r_alloc(&r, 72, 0x5200, 16, 3, 7);
-	r_free(&r, 80, 0x3000, 7);
-	r_alloc(&r, 90, 0x100000, 2 << 20, 2, 7);
-	r_free(&r, 95, 0x100000, 7);
+	r_context(&r, &w);
+	r_alloc(&r, &w, 60, 100, 3);
+	r_free_back(&r, &w, 61, 1);
+	r_alloc(&r, &w, 70, 16, 3);
+	r_alloc(&r, &w, 71, 16, 3);
+	r_alloc(&r, &w, 72, 16, 3);
+	r_free_back(&r, &w, 80, 5);
+	r_alloc(&r, &w, 90, 2 << 20, 2);
+	r_free_back(&r, &w, 95, 1);
 	chunk(out, &r);
 	strbuf_reset(&r);
-	strbuf_addch(&r, HT_RSS);
+	head(&r, HT_RSS);
 	put_v(&r, 96), put_v(&r, 1 << 20);
 	r_leak(&r, 0x5000, 16, 3, HT_LEAK_DEFINITELY);
 	r_leak(&r, 0x5100, 16, 3, HT_LEAK_DEFINITELY);
 	r_leak(&r, 0x5200, 16, 3, HT_LEAK_DEFINITELY);
-	strbuf_addch(&r, HT_END);
+	head(&r, HT_END);
 	put_v(&r, 100), put_v(&r, HT_END_EXIT), put_v(&r, 3);
 	chunk(out, &r);
 	strbuf_release(&r);
@@ -218,14 +271,16 @@ static void test_peak_replay(void **state)
 {
 	(void)state;
 	struct strbuf t = STRBUF_INIT, r = STRBUF_INIT;
+	struct wstream w = {1, 0};
 	header(&t);
 	r_stack(&r, 1, 0, 0x10);
 	r_stack(&r, 2, 0, 0x20);
-	r_alloc(&r, 1, 0x100, 500, 1, 1);
-	r_alloc(&r, 2, 0x200, 700, 2, 1); /* 1200: peak */
-	r_free(&r, 3, 0x200, 1);
-	r_alloc(&r, 4, 0x300, 600, 1, 1); /* 1100 */
-	r_free(&r, 5, 0x100, 1);
+	r_context(&r, &w);
+	r_alloc(&r, &w, 1, 500, 1);
+	r_alloc(&r, &w, 2, 700, 2); /* 1200: peak */
+	r_free_back(&r, &w, 3, 1);
+	r_alloc(&r, &w, 4, 600, 1); /* 1100 */
+	r_free_back(&r, &w, 5, 3);
 	chunk(&t, &r);
 	struct heapstats h;
 	assert_int_equal(heapstats_analyze_mem(&h, t.buf, t.len, NULL), 0);
@@ -235,16 +290,55 @@ static void test_peak_replay(void **state)
 	assert_int_equal(site(&h, 2)->peak_bytes, 700);
 	assert_int_equal(site(&h, 1)->live_bytes, 600);
 	assert_int_equal(site(&h, 2)->live_bytes, 0);
-	/* temporary: 0x200 was not the thread's last allocation... it was: 1 */
+	/* temporary: the 700-byte block, freed right after it was allocated */
 	assert_int_equal(h.temporary, 1);
 	heapstats_release(&h);
 	strbuf_release(&t);
 	strbuf_release(&r);
 }
 
-static int count_alloc(void *ctx, uint64_t t, uint64_t p, uint64_t s, uint64_t st, uint64_t tid)
+/* Two threads: a block allocated on one and freed on the other (by size
+ * and stack), a thread's stream continued in a later chunk, and the events
+ * of an exited thread (serial 0). */
+static void test_streams(void **state)
 {
-	(void)t, (void)p, (void)s, (void)st, (void)tid;
+	(void)state;
+	struct strbuf t = STRBUF_INIT, r = STRBUF_INIT;
+	struct wstream a = {1, 0}, b = {2, 0}, gone = {0, 0};
+	header(&t);
+	r_stack(&r, 1, 0, 0x10);
+	r_context(&r, &a);
+	r_alloc(&r, &a, 5, 100, 1);
+	r_alloc(&r, &a, 6, 30, 1);
+	r_context(&r, &b);
+	r_free(&r, &b, 7, 100, 1); /* a's first block */
+	r_alloc(&r, &b, 8, 30, 1);
+	chunk(&t, &r);
+	strbuf_reset(&r);
+	r_context(&r, &a);
+	r_free_back(&r, &a, 9, 1); /* a's 30-byte block: temporary */
+	r_context(&r, &gone);
+	r_alloc(&r, &gone, 10, 100, 1);
+	r_free(&r, &gone, 11, 30, 1); /* b's block */
+	chunk(&t, &r);
+	struct heapstats h;
+	struct diag d = {0};
+	assert_int_equal(heapstats_analyze_mem(&h, t.buf, t.len, &d), 0);
+	assert_int_equal(h.allocs, 4);
+	assert_int_equal(h.frees, 3);
+	assert_int_equal(h.temporary, 1);
+	assert_int_equal(h.live_count, 1);
+	assert_int_equal(h.live_bytes, 100);
+	assert_int_equal(h.peak_bytes, 130);
+	assert_int_equal(h.last_time, 11);
+	heapstats_release(&h);
+	strbuf_release(&t);
+	strbuf_release(&r);
+}
+
+static int count_alloc(void *ctx, uint64_t t, uint64_t size, uint64_t stack, uint64_t tid)
+{
+	(void)t, (void)size, (void)stack, (void)tid;
 	++*(int *)ctx;
 	return 0;
 }
@@ -299,25 +393,59 @@ static void test_bad_record(void **state)
 {
 	(void)state;
 	struct strbuf t = STRBUF_INIT, r = STRBUF_INIT;
+	struct wstream w = {1, 0};
 	header(&t);
-	r_alloc(&r, 1, 0x100, 500, 1, 1);
-	strbuf_addch(&r, HT_ALLOC);
-	put_v(&r, 1);
+	r_context(&r, &w);
+	r_alloc(&r, &w, 1, 500, 0);
 	strbuf_addch(&r, (char)0x80); /* a varint cut off by the end */
 	chunk(&t, &r);
 	struct diag d = {0};
 	assert_int_equal(heaptrace_read_mem(t.buf, t.len, &(struct heaptrace_sink){0}, NULL, &d), KILN_ERR_FORMAT);
 	assert_non_null(strstr(d.msg, "bad varint"));
+	/* an unknown record type */
 	strbuf_reset(&r);
 	strbuf_reset(&t);
 	header(&t);
-	strbuf_addch(&r, 77);
+	head(&r, 77);
 	chunk(&t, &r);
 	assert_int_equal(heaptrace_read_mem(t.buf, t.len, &(struct heaptrace_sink){0}, NULL, &d), KILN_ERR_FORMAT);
 	assert_non_null(strstr(d.msg, "unknown record type 77"));
+	/* an event before any context */
+	strbuf_reset(&r);
+	strbuf_reset(&t);
+	header(&t);
+	put_v(&r, 500 << 2 | HT_TAG_ALLOC);
+	put_v(&r, 0);
+	chunk(&t, &r);
+	assert_int_equal(heaptrace_read_mem(t.buf, t.len, &(struct heaptrace_sink){0}, NULL, &d), KILN_ERR_FORMAT);
+	assert_non_null(strstr(d.msg, "outside a stream"));
+	/* a free reaching back past the stream's allocations */
+	strbuf_reset(&r);
+	strbuf_reset(&t);
+	header(&t);
+	r_context(&r, &w);
+	r_alloc(&r, &w, 1, 500, 0);
+	r_free_back(&r, &w, 2, 2);
+	chunk(&t, &r);
+	assert_int_equal(heaptrace_read_mem(t.buf, t.len, &(struct heaptrace_sink){0}, NULL, &d), KILN_ERR_FORMAT);
+	assert_non_null(strstr(d.msg, "allocation its stream does not have"));
+	/* a stream serial far beyond those seen */
+	strbuf_reset(&r);
+	strbuf_reset(&t);
+	header(&t);
+	head(&r, HT_CONTEXT);
+	put_v(&r, 1ull << 40), put_v(&r, 0);
+	chunk(&t, &r);
+	assert_int_equal(heaptrace_read_mem(t.buf, t.len, &(struct heaptrace_sink){0}, NULL, &d), KILN_ERR_FORMAT);
+	assert_non_null(strstr(d.msg, "serial out of range"));
+	/* not a trace; a trace of another format version */
 	strbuf_reset(&t);
 	strbuf_add(&t, "NOTATRACE-------", 16);
 	assert_int_equal(heaptrace_read_mem(t.buf, t.len, &(struct heaptrace_sink){0}, NULL, &d), KILN_ERR_FORMAT);
+	strbuf_reset(&t);
+	header_v(&t, 1);
+	assert_int_equal(heaptrace_read_mem(t.buf, t.len, &(struct heaptrace_sink){0}, NULL, &d), KILN_ERR_FORMAT);
+	assert_non_null(strstr(d.msg, "format version 1"));
 	strbuf_release(&t);
 	strbuf_release(&r);
 }
@@ -350,10 +478,12 @@ static void test_findings(void **state)
 {
 	(void)state;
 	struct strbuf t = STRBUF_INIT, r = STRBUF_INIT;
+	struct wstream w = {1, 0};
 	header(&t);
 	r_stack(&r, 1, 0, 0x10);
+	r_context(&r, &w);
 	for (int i = 0; i < 6; i++)
-		r_alloc(&r, (uint64_t)i, 0x1000 + 16 * (uint64_t)i, 8, 1, 1);
+		r_alloc(&r, &w, (uint64_t)i, 8, 1);
 	chunk(&t, &r);
 	struct heapstats h;
 	assert_int_equal(heapstats_analyze_mem(&h, t.buf, t.len, NULL), 0);
@@ -375,6 +505,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_known_totals),
 		cmocka_unit_test(test_peak_replay),
+		cmocka_unit_test(test_streams),
 		cmocka_unit_test(test_truncated_everywhere),
 		cmocka_unit_test(test_bad_crc),
 		cmocka_unit_test(test_bad_record),
