@@ -162,7 +162,7 @@ void stacks_check_report(void) HIDDEN; /* KILN_HEAP_UNWIND_CHECK's summary, at e
 struct stack_cache_entry { uint64_t ip; uint32_t parent, id; };
 
 /* ---- unwind.c: the walker (x86_64 DWARF CFI, cached rules) ---- */
-#define UNWIND_CACHE_BITS 12
+#define UNWIND_CACHE_BITS 12 /* sets of two rules */
 #define UNWIND_MAX 128              /* frames reported, as unw_backtrace's limit here */
 #define UNWIND_MEMO (UNWIND_MAX + 1) /* frames kept: those and the walker's own */
 enum { UNWIND_FAIL, UNWIND_END, UNWIND_CFA_RSP, UNWIND_CFA_RBP };
@@ -173,11 +173,12 @@ struct unwind_rule {
 	int8_t ra_off;   /* the return address at CFA + ra_off */
 	uint8_t kind;    /* UNWIND_* */
 };
-/* One frame of a walk: its state, the step to its caller, its stack id. */
+/* One frame of a walk: its state, the step to its caller (what was read
+ * there is the caller's pc + 1 and rbp, or 0 for the last frame), its
+ * stack id. */
 struct unwind_frame {
 	uint64_t pc, sp, bp;   /* pc: its return address - 1 (exact for the walker's own frame) */
 	uint64_t ra_at, bp_at; /* where its caller's return address and rbp were read (bp_at 0: not) */
-	uint64_t ra, nbp;      /* what was read there */
 	uint32_t id;           /* stacks.c: the id of the stack from the root to this frame */
 	uint8_t end;           /* the outermost frame: the walk ended here */
 	uint8_t uses_bp;       /* its CFA is rbp-based */
@@ -195,7 +196,7 @@ struct kh_caches {
 	uint64_t memo_hi; /* the stack top the memo's addresses were checked against */
 	uint32_t rules_gen;
 	struct stack_cache_entry stack[STACK_CACHE_ENTRIES];
-	struct unwind_rule rules[1 << UNWIND_CACHE_BITS];
+	struct unwind_rule rules[1 << UNWIND_CACHE_BITS][2]; /* the latest used first */
 };
 /* Walks the calling stack into c->memo, root first, in c->memo_n frames,
  * the last the walker's own (each frame's pc + 1 is its return address,
