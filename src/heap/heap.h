@@ -71,6 +71,16 @@ void kh_fail(const char *what, int err) HIDDEN; /* switch off, warn once */
 void kh_say(const char *const *parts, size_t nparts) HIDDEN;
 void kh_finish(int how, int status) HIDDEN;     /* HT_END, final flush, tracking off */
 uint64_t kh_now_us(void) HIDDEN;
+/* Event times: the ticker thread's clock (control.c, updated every
+ * millisecond while the program allocates), else kh_now_us(). */
+extern _Atomic uint64_t kh_clock_us HIDDEN; /* UINT64_MAX: not ticking */
+static inline uint64_t kh_event_us(void)
+{
+	uint64_t t = atomic_load_explicit(&kh_clock_us, memory_order_relaxed);
+	return __builtin_expect(t != UINT64_MAX, 1) ? t : kh_now_us();
+}
+void *kh_ticker(void *arg) HIDDEN; /* the ticker thread's body (started with the flusher) */
+void kh_ticker_reset(void) HIDDEN;  /* fork child: no ticker yet */
 void *heap_map(size_t len) HIDDEN;  /* zeroed pages, NULL on failure */
 void heap_unmap(void *p, size_t len) HIDDEN;
 int64_t kh_sample_interval(void) HIDDEN; /* exponential, mean kh_sample_bytes */
@@ -144,6 +154,7 @@ struct block *meta_take(void) HIDDEN; /* detach the chain, oldest first */
 
 /* ---- writer.c: the file, chunks, and the flush thread ---- */
 int writer_open(int followed) HIDDEN;   /* 0 or -errno */
+unsigned long writer_chunks(void) HIDDEN; /* chunks written so far */
 void writer_drain(void) HIDDEN;         /* write meta then queued blocks, in order */
 void writer_start_flusher(void) HIDDEN; /* lazily, once per process */
 void writer_fork_lock(void) HIDDEN;
