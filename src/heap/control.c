@@ -54,9 +54,9 @@ static uint64_t mono_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
-/* Event times use the coarse monotonic clock (a tick, 1-4 ms): reading the
- * precise one cost 8% of a tracked malloc/free on a VM without a usable
- * TSC; heaptrack's timestamps are 10 ms ticks. */
+/* The time when the ticker is not running (and for records outside
+ * events): the coarse monotonic clock (a tick, 1-4 ms), which costs less
+ * than the precise one on a VM without a usable TSC. */
 uint64_t kh_now_us(void)
 {
 	struct timespec t;
