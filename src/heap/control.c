@@ -57,15 +57,67 @@ static uint64_t mono_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
-/* Event times use the coarse monotonic clock (a tick, 1-4 ms): reading the
- * precise one cost 8% of a tracked malloc/free on a VM without a usable
- * TSC; heaptrack's timestamps are 10 ms ticks. */
+/* The time when the ticker is not running (and for records outside
+ * events): the coarse monotonic clock (a tick, 1-4 ms), which costs less
+ * than the precise one on a VM without a usable TSC. */
 uint64_t kh_now_us(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
 	uint64_t ns = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 	return ns > kh_start_ns ? (ns - kh_start_ns) / 1000 : 0;
+}
+
+/* The ticker: while the program writes events, the clock every
+ * millisecond, so an event reads a shared word instead of calling
+ * clock_gettime; after 300 ms without a chunk written, it stops (events
+ * read the clock themselves) and looks again every 100 ms. */
+_Atomic uint64_t kh_clock_us = UINT64_MAX;
+
+void kh_ticker_reset(void)
+{
+	atomic_store(&kh_clock_us, UINT64_MAX);
+}
+
+void *kh_ticker(void *arg)
+{
+	(void)arg;
+	kh_self.guard = 1; /* nothing this thread does is tracked */
+	struct timespec next;
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	unsigned long seen = writer_chunks();
+	int quiet = 0;
+	for (unsigned n = 1;; n++) {
+		int s = atomic_load(&kh_state);
+		if (s == KH_OFF) {
+			kh_ticker_reset();
+			return NULL;
+		}
+		uint64_t ns = (uint64_t)next.tv_sec * 1000000000ull + (uint64_t)next.tv_nsec;
+		if (s == KH_ON && quiet < 3)
+			atomic_store_explicit(&kh_clock_us, ns > kh_start_ns ? (ns - kh_start_ns) / 1000 : 0,
+					      memory_order_relaxed);
+		else
+			kh_ticker_reset();
+		if (quiet >= 3 || n % 100 == 0) {
+			unsigned long w = writer_chunks();
+			quiet = w == seen ? quiet + 1 : 0;
+			seen = w;
+		}
+		long step = quiet >= 3 ? 100000000 : 1000000;
+		next.tv_nsec += step;
+		if (next.tv_nsec >= 1000000000) {
+			next.tv_nsec -= 1000000000;
+			next.tv_sec++;
+		}
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+			;
+		/* late (a loaded machine): the clock from now on, not a catch-up */
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec > next.tv_nsec))
+			next = now;
+	}
 }
 
 void kh_say(const char *const *parts, size_t nparts)
@@ -448,6 +500,7 @@ static void on_fork_child(void)
 		stacks_reset();
 		modules_reset();
 		liveset_mark_all_silent();
+		kh_ticker_reset();
 		start(1);
 	}
 	kh_self.guard--;

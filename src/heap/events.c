@@ -1,6 +1,6 @@
 /* events: what the hooks record, as records of the calling thread's stream
  * (src/base/heaptrace.h): an event first moves the stream's time on when
- * the coarse clock has moved (HT_TIME), an allocation is its size and
+ * the ticker's clock has moved (HT_TIME), an allocation is its size and
  * stack, and a free is a back-reference to one of the stream's own recent
  * allocations, else the freed block's size and stack. Each
  * function runs with the guard set, so allocations made by the unwinder,
@@ -16,7 +16,7 @@
 
 static inline uint8_t *put_time(uint8_t *w)
 {
-	uint64_t now = kh_now_us();
+	uint64_t now = kh_event_us();
 	if (now > kh_self.time_us) {
 		*w++ = HEAPTRACE_HEAD(HT_TIME);
 		w = put_v(w, now - kh_self.time_us);

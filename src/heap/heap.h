@@ -82,6 +82,16 @@ void kh_fail(const char *what, int err) HIDDEN; /* switch off, warn once */
 void kh_say(const char *const *parts, size_t nparts) HIDDEN;
 void kh_finish(int how, int status) HIDDEN;     /* HT_END, final flush, tracking off */
 uint64_t kh_now_us(void) HIDDEN;
+/* Event times: the ticker thread's clock (control.c, updated every
+ * millisecond while the program allocates), else kh_now_us(). */
+extern _Atomic uint64_t kh_clock_us HIDDEN; /* UINT64_MAX: not ticking */
+static inline uint64_t kh_event_us(void)
+{
+	uint64_t t = atomic_load_explicit(&kh_clock_us, memory_order_relaxed);
+	return __builtin_expect(t != UINT64_MAX, 1) ? t : kh_now_us();
+}
+void *kh_ticker(void *arg) HIDDEN; /* the ticker thread's body (started with the flusher) */
+void kh_ticker_reset(void) HIDDEN;  /* fork child: no ticker yet */
 void *heap_map(size_t len) HIDDEN;  /* zeroed pages, NULL on failure */
 void heap_unmap(void *p, size_t len) HIDDEN;
 int64_t kh_sample_interval(void) HIDDEN; /* exponential, mean kh_sample_bytes */
@@ -240,6 +250,7 @@ struct block *meta_take(void) HIDDEN; /* detach the chain, oldest first */
 
 /* ---- writer.c: the file, chunks, and the flush thread ---- */
 int writer_open(int followed) HIDDEN;   /* 0 or -errno */
+unsigned long writer_chunks(void) HIDDEN; /* chunks written so far */
 void writer_drain(void) HIDDEN;         /* write meta then queued blocks, in order */
 void writer_start_flusher(void) HIDDEN; /* lazily, once per process */
 void writer_fork_lock(void) HIDDEN;
@@ -264,7 +275,7 @@ int stacks_lookup(uint32_t id, uint32_t *parent, uint64_t *ip) HIDDEN;
 struct stack_cache_entry { uint64_t ip; uint32_t parent, id; };
 
 /* ---- unwind.c: the walker (x86_64 DWARF CFI, cached rules) ---- */
-#define UNWIND_CACHE_BITS 12
+#define UNWIND_CACHE_BITS 12 /* sets of two rules */
 #define UNWIND_MAX 128              /* frames reported, as unw_backtrace's limit here */
 #define UNWIND_MEMO (UNWIND_MAX + 1) /* frames kept: those and the walker's own */
 enum { UNWIND_FAIL, UNWIND_END, UNWIND_CFA_RSP, UNWIND_CFA_RBP };
@@ -275,11 +286,12 @@ struct unwind_rule {
 	int8_t ra_off;   /* the return address at CFA + ra_off */
 	uint8_t kind;    /* UNWIND_* */
 };
-/* One frame of a walk: its state, the step to its caller, its stack id. */
+/* One frame of a walk: its state, the step to its caller (what was read
+ * there is the caller's pc + 1 and rbp, or 0 for the last frame), its
+ * stack id. */
 struct unwind_frame {
 	uint64_t pc, sp, bp;   /* pc: its return address - 1 (exact for the walker's own frame) */
 	uint64_t ra_at, bp_at; /* where its caller's return address and rbp were read (bp_at 0: not) */
-	uint64_t ra, nbp;      /* what was read there */
 	uint32_t id;           /* stacks.c: the id of the stack from the root to this frame */
 	uint8_t end;           /* the outermost frame: the walk ended here */
 	uint8_t uses_bp;       /* its CFA is rbp-based */
@@ -297,7 +309,7 @@ struct kh_caches {
 	uint64_t memo_hi; /* the stack top the memo's addresses were checked against */
 	uint32_t rules_gen;
 	struct stack_cache_entry stack[STACK_CACHE_ENTRIES];
-	struct unwind_rule rules[1 << UNWIND_CACHE_BITS];
+	struct unwind_rule rules[1 << UNWIND_CACHE_BITS][2]; /* the latest used first */
 };
 /* Walks the calling stack into c->memo, root first, in c->memo_n frames,
  * the last the walker's own (each frame's pc + 1 is its return address,

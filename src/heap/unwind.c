@@ -474,13 +474,21 @@ void unwind_forget(void)
  * return address it read is 0. */
 enum { END_RULE = 1, END_ZERO = 2 };
 
-/* The rule for pc from the hashed cache, else computed. */
+/* The rule for pc from the hashed cache (sets of two, the latest used
+ * first), else computed. */
 static inline const struct unwind_rule *rule_lookup(struct kh_caches *c, uint64_t pc)
 {
-	struct unwind_rule *u = &c->rules[(pc * 0x9e3779b97f4a7c15ull) >> (64 - UNWIND_CACHE_BITS)];
-	if (__builtin_expect(u->pc != pc, 0))
-		compute_rule(u, pc);
-	return u;
+	struct unwind_rule *set = c->rules[(pc * 0x9e3779b97f4a7c15ull) >> (64 - UNWIND_CACHE_BITS)];
+	if (__builtin_expect(set[0].pc == pc, 1))
+		return &set[0];
+	struct unwind_rule r;
+	if (set[1].pc == pc)
+		r = set[1];
+	else
+		compute_rule(&r, pc);
+	set[1] = set[0];
+	set[0] = r;
+	return &set[0];
 }
 
 __attribute__((noinline)) int unwind_walk(struct kh_caches *c, uint32_t *fresh)
@@ -530,15 +538,13 @@ __attribute__((noinline)) int unwind_walk(struct kh_caches *c, uint32_t *fresh)
 					same = 1;
 					break;
 				}
-				if (*(const uint64_t *)(uintptr_t)f->ra_at != f->ra) {
-					same = 0;
+				uint64_t ra = *(const uint64_t *)(uintptr_t)f->ra_at;
+				if (f->end) { /* END_ZERO */
+					same = ra == 0;
 					break;
 				}
-				if (f->end) {
-					same = 1;
-					break;
-				}
-				if (f->check_bp && *(const uint64_t *)(uintptr_t)f->bp_at != f->nbp) {
+				if (ra != m[j - 1].pc + 1 ||
+				    (f->check_bp && *(const uint64_t *)(uintptr_t)f->bp_at != m[j - 1].bp)) {
 					same = 0;
 					break;
 				}
@@ -579,7 +585,7 @@ __attribute__((noinline)) int unwind_walk(struct kh_caches *c, uint32_t *fresh)
 				return -1;
 			}
 			f->end = END_RULE;
-			f->bp_at = f->ra_at = f->ra = 0;
+			f->bp_at = f->ra_at = 0;
 			break;
 		}
 		uint64_t cfa = (u->kind == UNWIND_CFA_RBP ? bp : sp) + (uint64_t)(int64_t)u->cfa_off;
@@ -588,29 +594,30 @@ __attribute__((noinline)) int unwind_walk(struct kh_caches *c, uint32_t *fresh)
 			return -1;
 		}
 		f->ra_at = cfa + (uint64_t)(int64_t)u->ra_off;
-		f->ra = *(const uint64_t *)(uintptr_t)f->ra_at;
+		uint64_t ra = *(const uint64_t *)(uintptr_t)f->ra_at;
 		f->bp_at = 0;
 		if (u->rbp_off) {
 			f->bp_at = cfa + (uint64_t)(int64_t)u->rbp_off;
-			bp = f->nbp = *(const uint64_t *)(uintptr_t)f->bp_at;
+			bp = *(const uint64_t *)(uintptr_t)f->bp_at;
 		}
-		if (!f->ra) {
+		if (!ra) {
 			f->end = END_ZERO;
 			break;
 		}
 		sp = cfa;
-		pc = f->ra - 1;
+		pc = ra - 1;
+		/* the caller's rule is likely a cache miss: start loading it */
+		__builtin_prefetch(c->rules[(pc * 0x9e3779b97f4a7c15ull) >> (64 - UNWIND_CACHE_BITS)]);
 	}
 	/* the fresh frames go after the shared ones, root first */
 	int base = joined + 1;
-	for (int q = 0; q < k; q++)
-		m[base + k - 1 - q] = st[q];
-	c->memo_n = (uint32_t)(base + k);
 	for (int x = base; x < base + k; x++) {
+		m[x] = st[base + k - 1 - x];
 		m[x].bp_matters = m[x].end != END_RULE &&
 				  (m[x].uses_bp || (!m[x].bp_at && x > 0 && m[x - 1].bp_matters));
 		m[x].check_bp = m[x].bp_at && x > 0 && m[x - 1].bp_matters;
 	}
+	c->memo_n = (uint32_t)(base + k);
 	c->memo_hi = hi;
 	*fresh = (uint32_t)base;
 	return cut;

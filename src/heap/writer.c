@@ -35,6 +35,12 @@ static unsigned zratio = 256; /* compressed / raw of recent chunks, in 1/256ths 
 static uint8_t *zout;
 static size_t zout_cap;
 static _Atomic int flusher_started;
+static _Atomic unsigned long chunks_written;
+
+unsigned long writer_chunks(void)
+{
+	return atomic_load_explicit(&chunks_written, memory_order_relaxed);
+}
 
 static int write_all(const void *buf, size_t len)
 {
@@ -97,6 +103,7 @@ static void write_chunk(const uint8_t *raw, uint32_t len)
 	int rc = fd_is_ours() ? write_all(zout, sizeof h + zlen) : -EBADF;
 	if (rc < 0)
 		kh_fail("cannot write the trace", -rc);
+	atomic_fetch_add_explicit(&chunks_written, 1, memory_order_relaxed);
 }
 
 void writer_drain(void)
@@ -245,26 +252,37 @@ static void *flusher(void *arg)
 	}
 }
 
-void writer_start_flusher(void)
+/* A detached helper thread that blocks every signal, so the host's
+ * handlers never run on it. */
+static int helper(void *(*fn)(void *), size_t stack)
 {
-	int f = 0;
-	if (atomic_load_explicit(&flusher_started, memory_order_relaxed) ||
-	    !atomic_compare_exchange_strong(&flusher_started, &f, 1))
-		return;
-	/* the thread blocks every signal, so the host's handlers never run on it */
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_t a;
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&a, 256 * 1024);
+	pthread_attr_setstacksize(&a, stack);
 	pthread_t t;
-	int rc = pthread_create(&t, &a, flusher, NULL);
+	int rc = pthread_create(&t, &a, fn, NULL);
 	pthread_attr_destroy(&a);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+/* The flush thread and the clock's ticker (control.c), lazily, once per
+ * process. */
+void writer_start_flusher(void)
+{
+	int f = 0;
+	if (atomic_load_explicit(&flusher_started, memory_order_relaxed) ||
+	    !atomic_compare_exchange_strong(&flusher_started, &f, 1))
+		return;
+	int rc = helper(flusher, 256 * 1024);
 	if (rc)
 		kh_fail("cannot start the flush thread", rc);
+	else if (helper(kh_ticker, 64 * 1024))
+		kh_ticker_reset(); /* no ticker: events read the clock */
 }
 
 void writer_fork_lock(void)
