@@ -167,7 +167,7 @@ void stacks_init(void) HIDDEN;
 void stacks_reset(void) HIDDEN;       /* fork child with a new trace */
 void stacks_fork_lock(void) HIDDEN;
 void stacks_fork_unlock(void) HIDDEN;
-void stacks_clear_cache(void *cache) HIDDEN; /* a struct kh_caches: forget every stack id */
+void stacks_clear_cache(void *cache) HIDDEN; /* a struct kh_caches, for a new thread or a followed fork child */
 void stacks_check_report(void) HIDDEN; /* KILN_HEAP_UNWIND_CHECK's summary, at exit */
 #define STACK_CACHE_ENTRIES 4096
 struct stack_cache_entry { uint64_t ip; uint32_t parent, id; };
@@ -205,7 +205,7 @@ struct kh_caches {
 	struct unwind_frame stage[UNWIND_MEMO];
 	uint32_t memo_n, memo_root;
 	uint64_t memo_hi; /* the stack top the memo's addresses were checked against */
-	uint32_t rules_gen;
+	uint32_t rules_gen, stack_epoch;
 	struct stack_cache_entry stack[STACK_CACHE_ENTRIES];
 	struct unwind_rule rules[1 << UNWIND_CACHE_BITS][2]; /* the latest used first */
 };

@@ -32,6 +32,9 @@ struct sshard {
 
 static _Alignas(64) struct sshard shards[SSHARDS];
 static _Atomic uint32_t next_id = 1;
+/* Stack ids last as long as the trie: a thread's cache is emptied only when
+ * the trie started over since it was filled (a followed fork child). */
+static uint32_t trie_epoch = 1;
 
 static inline uint64_t hnode(uint32_t parent, uint64_t ip)
 {
@@ -219,6 +222,8 @@ uint32_t stacks_capture(void)
 {
 	uint32_t root = 0; /* the trie's root: stacks start there */
 	struct kh_caches *caches = buffer_stack_cache();
+	if (caches && __builtin_expect(caches->stack_epoch != trie_epoch, 0))
+		stacks_clear_cache(caches); /* the trie started over (a followed fork child) */
 	int unknown = 0;
 	uint32_t id = root, fresh = 0;
 	int cut = caches ? unwind_walk(caches, &fresh) : -1;
@@ -272,7 +277,10 @@ uint32_t stacks_capture(void)
 void stacks_clear_cache(void *cache)
 {
 	struct kh_caches *c = cache;
-	memset(c->stack, 0, sizeof c->stack);
+	if (c->stack_epoch != trie_epoch) {
+		memset(c->stack, 0, sizeof c->stack);
+		c->stack_epoch = trie_epoch;
+	}
 	c->memo_n = 0;
 }
 
@@ -307,4 +315,5 @@ void stacks_reset(void)
 		s->count = 0;
 	}
 	next_id = 1;
+	trie_epoch++;
 }
