@@ -69,17 +69,27 @@ static inline int sampled_out(size_t size)
 	return 0;
 }
 
-static inline void after_alloc(int m, void *p, size_t size)
+/* frame: the calling hook's frame, where the stack walk can start (the
+ * tracker's own frames below it need no walking). A signal handler's
+ * allocation inside ev_alloc nests, hence the save and restore. */
+static inline void after_alloc_at(int m, void *p, size_t size, void *frame)
 {
 	if (!p || m == PASS)
 		return;
 	int e = errno;
-	if (m == SILENT)
+	if (m == SILENT) {
 		ev_silent_alloc(p, size);
-	else if (!sampled_out(size))
+	} else if (!sampled_out(size)) {
+		uintptr_t outer = kh_self.host_frame;
+		kh_self.host_frame = (uintptr_t)frame;
 		ev_alloc(p, size);
+		kh_self.host_frame = outer;
+	}
 	errno = e;
 }
+/* __builtin_frame_address makes the hook keep a frame pointer: its frame
+ * holds the caller's rbp and return address */
+#define after_alloc(m, p, size) after_alloc_at(m, p, size, __builtin_frame_address(0))
 
 EXPORT void *malloc(size_t size)
 {

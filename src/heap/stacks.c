@@ -149,6 +149,13 @@ static void compare(const uint64_t *fast, int nf, const uint64_t *slow, int ns)
 		return;
 	}
 	int a = host_start(fast, nf), b = host_start(slow, ns);
+	/* a walk from the hook's frame reaches more of a stack deeper than the
+	 * limit than libunwind from here: then the frames both have */
+	if (nf == MAX_FRAMES || ns == MAX_FRAMES) {
+		int m = nf - a < ns - b ? nf - a : ns - b;
+		nf = a + m;
+		ns = b + m;
+	}
 	int same = nf - a == ns - b;
 	for (int i = 0; same && i < nf - a; i++)
 		same = fast[a + i] == slow[b + i];
@@ -237,11 +244,12 @@ uint32_t stacks_capture(void)
 		caches->memo_root = root;
 		if (fresh)
 			id = m[fresh - 1].id;
+		uint32_t reported = n - caches->memo_own;
 		for (uint32_t x = fresh; x < n; x++) {
 			uint64_t ip = m[x].pc + 1;
-			/* the walker's own frame (the last) is not reported, nor
-			 * the tracker's frames */
-			if (x + 1 < n && !modules_self(ip)) {
+			/* the walker's own frame (the last, if walked) is not
+			 * reported, nor the tracker's frames */
+			if (x < reported && !modules_self(ip)) {
 				id = child(caches, id, ip, &unknown);
 				if (!id) { /* out of memory: forget this walk */
 					cut = 1;
@@ -257,7 +265,7 @@ uint32_t stacks_capture(void)
 		int nf = -1, ns = slow_backtrace(slow, MAX_FRAMES);
 		if (cut >= 0 && caches->memo_n) {
 			nf = 0;
-			for (int x = (int)caches->memo_n - 2; x >= 0 && nf < MAX_FRAMES; x--)
+			for (int x = (int)(caches->memo_n - caches->memo_own) - 1; x >= 0 && nf < MAX_FRAMES; x--)
 				fast[nf++] = caches->memo[x].pc + 1;
 		}
 		compare(fast, nf, slow, ns);
