@@ -168,7 +168,7 @@ agent: $(AGENT_LIB) $(OUT)/workloads/agent-host $(OUT)/workloads/agent-host-link
 
 # Programs the heap tracker's end-to-end test runs (tests/heap/), built -O2
 # without frame pointers, as distributions build code.
-$(OUT)/heap-tests/%: tests/heap/%.c
+$(OUT)/heap-tests/%: tests/heap/%.c tests/heap/leak-common.h
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -fomit-frame-pointer -std=gnu11 -Wall -o $@ $< -ldl -lpthread
 heap-tests: $(HEAP_TESTS)

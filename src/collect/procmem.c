@@ -827,15 +827,21 @@ int procmem_sample(struct procmem *pm, double t, bool want_heap, struct procmem_
 	if (want_heap || maps) {
 		snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pm->pid);
 		if (procmem_read_file(path, &text, NULL) == 0) {
+			/* an exiting process's smaps is empty once its memory is
+			 * gone: the caller's maps keep the last full reading */
 			struct procmem_maps local = {0};
-			struct procmem_maps *m = maps ? maps : &local;
-			if (procmem_parse_smaps(text, m) == 0 && m->n) {
-				s->heap = procmem_maps_heap(m);
+			if (procmem_parse_smaps(text, &local) == 0 && local.n) {
+				s->heap = procmem_maps_heap(&local);
 				s->have |= PROCMEM_BIT(PROCMEM_HEAP);
+				if (maps) {
+					struct procmem_map *old = maps->maps;
+					size_t old_n = maps->n, old_cap = maps->cap;
+					maps->maps = local.maps, maps->n = local.n, maps->cap = local.cap;
+					local.maps = old, local.n = old_n, local.cap = old_cap;
+					read_threads(pm, maps);
+				}
 			}
 			free(text);
-			if (maps)
-				read_threads(pm, maps);
 			procmem_maps_release(&local);
 		}
 	}

@@ -40,6 +40,7 @@ struct kh_thread {
 		uint64_t buckets[64]; /* KH_RAW_BUCKETS: allocations by size */
 	} counts;
 	/* the thread's stream in the trace (buffer.c, events.c) */
+	uintptr_t host_frame; /* the allocation hook's frame (its rbp; 0: none), where stack walks start */
 	uint32_t serial;     /* its HT_CONTEXT serial; 0: none (after the thread's exit) */
 	uint32_t nallocs;    /* ALLOC records written in the stream */
 	uint64_t time_us;    /* the stream's time */
@@ -263,7 +264,7 @@ void stacks_init(void) HIDDEN;
 void stacks_reset(void) HIDDEN;       /* fork child with a new trace */
 void stacks_fork_lock(void) HIDDEN;
 void stacks_fork_unlock(void) HIDDEN;
-void stacks_clear_cache(void *cache) HIDDEN; /* a struct kh_caches: forget every stack id */
+void stacks_clear_cache(void *cache) HIDDEN; /* a struct kh_caches, for a new thread or a followed fork child */
 void stacks_check_report(void) HIDDEN; /* KILN_HEAP_UNWIND_CHECK's summary, at exit */
 #define STACK_CACHE_ENTRIES 4096
 /* agent mode: the node (parent, ip) as a root of stacks (a tag), made if
@@ -306,14 +307,17 @@ struct kh_caches {
 	struct unwind_frame memo[UNWIND_MEMO];
 	struct unwind_frame stage[UNWIND_MEMO];
 	uint32_t memo_n, memo_root;
+	uint32_t memo_own;  /* the memo's last frame is the walker's own (not reported) */
 	uint64_t memo_hi; /* the stack top the memo's addresses were checked against */
-	uint32_t rules_gen;
+	uint32_t rules_gen, stack_epoch;
 	struct stack_cache_entry stack[STACK_CACHE_ENTRIES];
 	struct unwind_rule rules[1 << UNWIND_CACHE_BITS][2]; /* the latest used first */
 };
 /* Walks the calling stack into c->memo, root first, in c->memo_n frames,
- * the last the walker's own (each frame's pc + 1 is its return address,
- * as unw_backtrace reports them, leaf first). Where the walk meets a frame
+ * from the host's frame that called the hook at kh_self.host_frame (when
+ * set), else from the walker's own frame, then the memo's last and not
+ * reported (c->memo_own); each frame's pc + 1 is its return address, as
+ * unw_backtrace reports them, leaf first. Where the walk meets a frame
  * of the previous one (same pc, sp and, when it matters, rbp) it only
  * verifies the values the previous walk read on its way to the root: the
  * first *fresh frames are then the previous walk's, ids included. Returns

@@ -69,20 +69,26 @@ static inline int sampled_out(size_t size)
 	return 0;
 }
 
-/* libkiln-heap.so: what follows a tracked allocation. */
-static __attribute__((noinline)) void after_alloc_tracker(int m, void *p, size_t size)
+/* libkiln-heap.so: what follows a tracked allocation. frame: the calling
+ * hook's frame, where the stack walk can start (the tracker's own frames
+ * below it need no walking). A signal handler's allocation inside ev_alloc
+ * nests, hence the save and restore. */
+static __attribute__((noinline)) void after_alloc_tracker(int m, void *p, size_t size, void *frame)
 {
 	int e = errno;
-	if (m == SILENT)
+	if (m == SILENT) {
 		ev_silent_alloc(p, size);
-	else if (!sampled_out(size))
+	} else if (!sampled_out(size)) {
+		uintptr_t outer = kh_self.host_frame;
+		kh_self.host_frame = (uintptr_t)frame;
 		ev_alloc(p, size);
+		kh_self.host_frame = outer;
+	}
 	errno = e;
 }
-
 /* Agent mode: this thread's sampling point is reached (sample_left <= 0),
  * as it is at a thread's first allocation. */
-static __attribute__((noinline)) void agent_point(void *p, size_t size)
+static __attribute__((noinline)) void agent_point(void *p, size_t size, void *frame)
 {
 	if (counters_point() < 0)
 		return; /* the thread has exited */
@@ -96,7 +102,10 @@ static __attribute__((noinline)) void agent_point(void *p, size_t size)
 		return;
 	kh_self.sample_left = kh_sample_interval();
 	int e = errno;
+	uintptr_t outer = kh_self.host_frame;
+	kh_self.host_frame = (uintptr_t)frame;
 	ev_alloc(p, size);
+	kh_self.host_frame = outer;
 	errno = e;
 }
 
@@ -110,18 +119,21 @@ static inline int agent_count_alloc(size_t size)
 	return kh_self.sample_left <= 0; /* a sampling point */
 }
 
-static inline __attribute__((always_inline)) void after_alloc(int m, void *p, size_t size)
+static inline __attribute__((always_inline)) void after_alloc_at(int m, void *p, size_t size, void *frame)
 {
 	if (m == PASS)
 		return;
 	if (kh_agent) {
 		if (__builtin_expect(agent_count_alloc(size), 0) && p)
-			agent_point(p, size);
+			agent_point(p, size, frame);
 		return;
 	}
 	if (p)
-		after_alloc_tracker(m, p, size);
+		after_alloc_tracker(m, p, size, frame);
 }
+/* __builtin_frame_address makes the hook keep a frame pointer: its frame
+ * holds the caller's rbp and return address */
+#define after_alloc(m, p, size) after_alloc_at(m, p, size, __builtin_frame_address(0))
 
 /* Agent mode, tracking on, outside the tracker: the common case there,
  * tested first so that malloc and free need little more than the real call. */
@@ -145,7 +157,7 @@ static __attribute__((noinline)) void *malloc_point(size_t size)
 {
 	void *p = kh_real.malloc(size);
 	if (p)
-		agent_point(p, size);
+		agent_point(p, size, __builtin_frame_address(0));
 	return p;
 }
 

@@ -34,6 +34,9 @@ struct sshard {
 
 static _Alignas(64) struct sshard shards[SSHARDS];
 static _Atomic uint32_t next_id = 1;
+/* Stack ids last as long as the trie: a thread's cache is emptied only when
+ * the trie started over since it was filled (a followed fork child). */
+static uint32_t trie_epoch = 1;
 
 /* agent mode: nodes by id, in chunks mapped on first use (never freed) */
 #define ID_CHUNK 4096
@@ -195,6 +198,13 @@ static void compare(const uint64_t *fast, int nf, const uint64_t *slow, int ns)
 		return;
 	}
 	int a = host_start(fast, nf), b = host_start(slow, ns);
+	/* a walk from the hook's frame reaches more of a stack deeper than the
+	 * limit than libunwind from here: then the frames both have */
+	if (nf == MAX_FRAMES || ns == MAX_FRAMES) {
+		int m = nf - a < ns - b ? nf - a : ns - b;
+		nf = a + m;
+		ns = b + m;
+	}
 	int same = nf - a == ns - b;
 	for (int i = 0; same && i < nf - a; i++)
 		same = fast[a + i] == slow[b + i];
@@ -268,6 +278,8 @@ uint32_t stacks_capture(void)
 {
 	uint32_t root = kh_self.tag_root; /* the trie's root, or in agent mode the thread's tag node */
 	struct kh_caches *caches = buffer_stack_cache();
+	if (caches && __builtin_expect(caches->stack_epoch != trie_epoch, 0))
+		stacks_clear_cache(caches); /* the trie started over (a followed fork child) */
 	int unknown = 0;
 	uint32_t id = root, fresh = 0;
 	int cut = caches ? unwind_walk(caches, &fresh) : -1;
@@ -281,11 +293,12 @@ uint32_t stacks_capture(void)
 		caches->memo_root = root;
 		if (fresh)
 			id = m[fresh - 1].id;
+		uint32_t reported = n - caches->memo_own;
 		for (uint32_t x = fresh; x < n; x++) {
 			uint64_t ip = m[x].pc + 1;
-			/* the walker's own frame (the last) is not reported, nor
-			 * the tracker's frames */
-			if (x + 1 < n && !modules_self(ip)) {
+			/* the walker's own frame (the last, if walked) is not
+			 * reported, nor the tracker's frames */
+			if (x < reported && !modules_self(ip)) {
 				id = child(caches, id, ip, &unknown);
 				if (!id) { /* out of memory: forget this walk */
 					cut = 1;
@@ -301,7 +314,7 @@ uint32_t stacks_capture(void)
 		int nf = -1, ns = slow_backtrace(slow, MAX_FRAMES);
 		if (cut >= 0 && caches->memo_n) {
 			nf = 0;
-			for (int x = (int)caches->memo_n - 2; x >= 0 && nf < MAX_FRAMES; x--)
+			for (int x = (int)(caches->memo_n - caches->memo_own) - 1; x >= 0 && nf < MAX_FRAMES; x--)
 				fast[nf++] = caches->memo[x].pc + 1;
 		}
 		compare(fast, nf, slow, ns);
@@ -327,7 +340,10 @@ uint32_t stacks_node(uint32_t parent, uint64_t ip)
 void stacks_clear_cache(void *cache)
 {
 	struct kh_caches *c = cache;
-	memset(c->stack, 0, sizeof c->stack);
+	if (c->stack_epoch != trie_epoch) {
+		memset(c->stack, 0, sizeof c->stack);
+		c->stack_epoch = trie_epoch;
+	}
 	c->memo_n = 0;
 }
 
@@ -362,4 +378,5 @@ void stacks_reset(void)
 		s->count = 0;
 	}
 	next_id = 1;
+	trie_epoch++;
 }

@@ -514,6 +514,16 @@ __attribute__((noinline)) int unwind_walk(struct kh_caches *c, uint32_t *fresh)
 			return -1;
 		}
 	}
+	/* from the hook's frame, when it is one of this stack's: the host's
+	 * frame that called it is the first */
+	uint64_t hf = kh_self.host_frame;
+	int own = 1;
+	if (hf && !(hf & 15) && hf > sp && hf + 16 <= hi) {
+		pc = *(const uint64_t *)(uintptr_t)(hf + 8) - 1;
+		bp = *(const uint64_t *)(uintptr_t)hf;
+		sp = hf + 16;
+		own = 0;
+	}
 	/* Each step goes from a frame (pc, sp, bp) to its caller's. A CFA
 	 * must lie above the frame's sp and at most at the stack's top; the
 	 * saved values are read within 128 bytes below it, so never below the
@@ -618,6 +628,7 @@ __attribute__((noinline)) int unwind_walk(struct kh_caches *c, uint32_t *fresh)
 		m[x].check_bp = m[x].bp_at && x > 0 && m[x - 1].bp_matters;
 	}
 	c->memo_n = (uint32_t)(base + k);
+	c->memo_own = (uint32_t)own;
 	c->memo_hi = hi;
 	*fresh = (uint32_t)base;
 	return cut;

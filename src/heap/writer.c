@@ -25,13 +25,16 @@ static int fd = -1;
 static dev_t fd_dev;
 static ino_t fd_ino;
 /* Compression: libdeflate's level 2, 5% smaller than level 1 on the
- * traces of real programs (python3, cc1: 2.5:1 and better); but level 1,
- * a third cheaper, while recent chunks compress worse than 1.5:1 (random
- * sizes, as heap-bench's: 1.3:1, where level 2 gains nothing). Each
+ * traces of real programs (python3, cc1: 2.5:1 and better). While recent
+ * chunks compress worse than 1.5:1 (random sizes, as heap-bench's: 1.3:1,
+ * and slowly: 55 MB/s, a fifth of the flush thread's time on 2 busy
+ * threads), one chunk in two is stored as it is (deflate's stored blocks)
+ * and the other compressed at level 1, which keeps measuring. Each
  * compressor is allocated once (a silent allocation of the tracker's
  * own). */
-static struct libdeflate_compressor *zc[2];
-static unsigned zratio = 256; /* compressed / raw of recent chunks, in 1/256ths (decaying average) */
+static struct libdeflate_compressor *zc[3]; /* by level */
+static unsigned zratio = 128; /* compressed / raw of recent chunks, in 1/256ths (decaying average) */
+static unsigned zpoor;        /* chunks written while compression pays little */
 static uint8_t *zout;
 static size_t zout_cap;
 static _Atomic int flusher_started;
@@ -68,10 +71,10 @@ static void write_chunk(const uint8_t *raw, uint32_t len)
 {
 	if (fd < 0 || !len || atomic_load(&kh_state) != KH_ON)
 		return;
-	int better = zratio * 3 <= 256 * 2;
-	struct libdeflate_compressor **c = &zc[better];
+	int level = zratio * 3 <= 256 * 2 ? 2 : zpoor++ & 1 ? 0 : 1;
+	struct libdeflate_compressor **c = &zc[level];
 	if (!*c) {
-		*c = libdeflate_alloc_compressor(1 + better);
+		*c = libdeflate_alloc_compressor(level);
 		if (!*c) {
 			kh_fail("out of memory for compression", 0);
 			return;
@@ -91,7 +94,7 @@ static void write_chunk(const uint8_t *raw, uint32_t len)
 		kh_fail("compression failed", 0);
 		return;
 	}
-	if (len >= 4096) /* a few meta records say little */
+	if (len >= 4096 && level) /* a few meta records say little */
 		zratio = (zratio * 3 + (unsigned)(zlen * 256 / len)) / 4;
 	struct heaptrace_chunk h = {
 		.magic = HEAPTRACE_CHUNK_MAGIC,
