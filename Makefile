@@ -20,7 +20,7 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 GEN      := $(OUT)/gen
 CPPFLAGS += -D_GNU_SOURCE -Isrc -Iinclude -I$(GEN)
-LDLIBS   := -lprotobuf-c -ldw -lelf -liberty -ldeflate -lz -lpthread -lm
+LDLIBS   := -ljansson -lprotobuf-c -ldw -lelf -liberty -ldeflate -lz -lpthread -lm
 
 # Library code, in dependency order: base <- model <- format, render <- cli.
 LIB_DIRS := base model format render symbolize collect analyze
