@@ -144,6 +144,13 @@ static bool cu_by_ranges(struct symmodule *mod, Dwfl_Module *dm, uint64_t vaddr,
 	return false;
 }
 
+/* glibc's and the linker's start code: the frames below main */
+static bool is_start_code(const char *name)
+{
+	/* __libc_start_main comes versioned (@@GLIBC_2.34) and as _impl */
+	return !strncmp(name, "__libc_start_", 13) || !strcmp(name, "_start");
+}
+
 size_t dwarfsym_resolve(struct symbolizer *s, struct symmodule *mod, uint64_t vaddr,
 			struct sym_frame **frames)
 {
@@ -158,6 +165,13 @@ size_t dwarfsym_resolve(struct symbolizer *s, struct symmodule *mod, uint64_t va
 		const char *symname = dwfl_module_addrinfo(dm, vaddr, &off, &sym, NULL, NULL, NULL);
 		if (symname)
 			outer = demangle_name(s, symname);
+		/* the C runtime's start code, below main: its name is all anyone
+		 * reads, and its lines would cost the DWARF of all of libc
+		 * (libdw inflates every compressed section when it opens them) */
+		if (symname && is_start_code(symname))
+			dm = NULL;
+	}
+	if (dm) {
 		Dwfl_Line *ln = dwfl_module_getsrc(dm, vaddr);
 		Dwarf_Addr bias = 0;
 		Dwarf_Die cu_found, *cu = NULL;
