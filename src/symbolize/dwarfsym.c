@@ -160,9 +160,7 @@ size_t dwarfsym_resolve(struct symbolizer *s, struct symmodule *mod, uint64_t va
 	int line = 0;
 	Dwfl_Module *dm = dwarfsym_module(s, mod);
 	if (dm) {
-		GElf_Off off;
-		GElf_Sym sym;
-		const char *symname = dwfl_module_addrinfo(dm, vaddr, &off, &sym, NULL, NULL, NULL);
+		const char *symname = elfsyms_lookup(mod, dm, vaddr);
 		if (symname)
 			outer = demangle_name(s, symname);
 		/* the C runtime's start code, below main: its name is all anyone

@@ -200,5 +200,6 @@ void module_free(struct symmodule *mod)
 	free(mod->path);
 	free(mod->build_id);
 	free(mod->cu_ranges);
+	free(mod->elfsyms);
 	free(mod);
 }

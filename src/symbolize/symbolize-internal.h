@@ -71,6 +71,10 @@ struct symmodule {
 	bool cu_ranges_built;
 	struct cu_range *cu_ranges;
 	size_t ncu_ranges;
+	/* its ELF symbols sorted by address (elfsyms.c), built once */
+	bool elfsyms_built;
+	struct elfsym *elfsyms;
+	size_t nelfsyms;
 };
 
 /* ---- address spaces ---- */
@@ -180,6 +184,9 @@ void unwind_proc_release(struct symproc *p);
 
 /* dwarfsym.c: resolves ELF vaddr in mod into frames (innermost first),
  * allocated in s->strings. Returns the number of frames (>= 1). */
+/* The name of the ELF symbol covering vaddr in mod (whose Dwfl module is
+ * dm), or NULL; as dwfl_module_addrinfo, by binary search (elfsyms.c). */
+const char *elfsyms_lookup(struct symmodule *mod, Dwfl_Module *dm, uint64_t vaddr);
 size_t dwarfsym_resolve(struct symbolizer *s, struct symmodule *mod, uint64_t vaddr,
 			struct sym_frame **frames);
 /* The symbolization Dwfl module for mod, opened on first use; NULL if the

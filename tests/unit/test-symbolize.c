@@ -244,6 +244,57 @@ static void test_symbols_pie(void **state)
 	symbolizer_free(s);
 }
 
+/* Every sized function symbol (nm) names the middle of its own body; an
+ * address in .plt, after the sizeless _init's section, names no function
+ * (a sorted symbol table must stop a sizeless symbol at its section). */
+static void test_symbols_every_function(void **state)
+{
+	(void)state;
+	const char *bin = deep_binary();
+	struct symbolizer *s = new_symbolizer();
+	const int pid = 4194003;
+	const uint64_t base = 0x555555554000ULL;
+	map_whole(s, pid, base, bin);
+	char cmd[8192], line[1024];
+	snprintf(cmd, sizeof(cmd), "nm -S --defined-only '%s'", bin);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	int checked = 0;
+	while (fgets(line, sizeof(line), p)) {
+		uint64_t a, sz;
+		char type, sym[900];
+		if (sscanf(line, "%" SCNx64 " %" SCNx64 " %c %899s", &a, &sz, &type, sym) != 4 ||
+		    (type != 'T' && type != 't') || sz < 2)
+			continue;
+		struct sym_location loc;
+		assert_int_equal(symbolizer_lookup(s, pid, base + a + sz / 2, false, &loc), 0);
+		assert_true(loc.nframes >= 1);
+		if (!loc.frames[loc.nframes - 1].function || strcmp(loc.frames[loc.nframes - 1].function, sym))
+			fail_msg("%s at +%" PRIx64 ": got '%s'", sym, sz / 2, loc.frames[loc.nframes - 1].function);
+		checked++;
+	}
+	pclose(p);
+	assert_true(checked >= 3);
+	snprintf(cmd, sizeof(cmd), "readelf -SW '%s'", bin);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	uint64_t plt = 0;
+	while (fgets(line, sizeof(line), p)) {
+		char *at = strstr(line, " .plt ");
+		if (at && sscanf(at, " .plt %*s %" SCNx64, &plt) == 1)
+			break;
+	}
+	pclose(p);
+	if (plt) {
+		struct sym_location loc;
+		assert_int_equal(symbolizer_lookup(s, pid, base + plt + 2, false, &loc), 0);
+		const char *f = loc.nframes ? loc.frames[loc.nframes - 1].function : NULL;
+		if (f && !strcmp(f, "_init"))
+			fail_msg(".plt+2 named _init");
+	}
+	symbolizer_free(s);
+}
+
 static void test_symbols_exec_and_cxx(void **state)
 {
 	(void)state;
@@ -885,6 +936,7 @@ int main(void)
 		cmocka_unit_test(test_mappings),
 		cmocka_unit_test(test_demangle),
 		cmocka_unit_test(test_symbols_pie),
+		cmocka_unit_test(test_symbols_every_function),
 		cmocka_unit_test(test_symbols_exec_and_cxx),
 		cmocka_unit_test(test_jit_kernel_vdso),
 		cmocka_unit_test(test_unwind_deep),
