@@ -581,9 +581,13 @@ static int run(int argc, char **argv)
 		cli_error("cannot run '%s': %s", s.cmd[0], strerror(-err));
 		goto out;
 	}
+	if (o.ready.kind == RUNCTL_READY_NONE) {
+		s.ready = true; /* no readiness asked for: the start is the ready point */
+		s.t_ready = s.t_start;
+	}
 	if (o.mem && procmem_open(&s.pm, s.target.pid) == 0) {
 		s.sampling_mem = true;
-		s.next_mem = s.t_start;
+		s.next_mem = s.t_start + 0.05; /* past the exec */
 	}
 	session_loop(&s);
 	if (s.smp) {
