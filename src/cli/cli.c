@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/strbuf.h"
 #include "base/xalloc.h"
 
 bool cli_quiet;
@@ -156,6 +158,22 @@ int cli_open_input(const char *path)
 const char *cli_input_name(const char *path)
 {
 	return (!path || !strcmp(path, "-")) ? "standard input" : path;
+}
+
+char *cli_sibling_path(const char *name)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = 0;
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = 0;
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addf(&sb, "%s/%s", exe, name);
+	return sb.buf;
 }
 
 double cli_now(void)

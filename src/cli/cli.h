@@ -27,6 +27,7 @@ extern const struct command cmd_record;
 extern const struct command cmd_report;
 extern const struct command cmd_heap;
 extern const struct command cmd_mem;
+extern const struct command cmd_run;
 
 /* Prints "kiln: <msg>" to stderr; returns EXIT_FAIL. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -70,6 +71,11 @@ struct cli_signals {
 extern volatile sig_atomic_t cli_stop_requested;
 void cli_signals_install(struct cli_signals *s);
 void cli_signals_restore(const struct cli_signals *s);
+
+/* The path of a file named name in the kiln binary's own directory (the
+ * heap tracker, libkiln-heap.so, is built there); malloc'd, or NULL when
+ * /proc/self/exe cannot be read. */
+char *cli_sibling_path(const char *name);
 
 /* CLOCK_MONOTONIC in seconds. */
 double cli_now(void);

@@ -24,9 +24,8 @@
 #include "base/xalloc.h"
 #include "cli/cli.h"
 #include "cli/heap-leaks.h"
+#include "cli/profile-files.h"
 #include "format/heaptrace.h"
-#include "format/pprof.h"
-#include "render/heapchart.h"
 
 static const char usage[] =
 	"usage: kiln heap [OPTIONS] -- COMMAND [ARGS...]\n"
@@ -289,30 +288,8 @@ static int write_pprof(const struct heapopts *o, struct heapsym *hs, const struc
 {
 	struct profile p;
 	heapprof_build(h, hs, o->inuse_exit, &p);
-	struct outfile out;
-	int rc = outfile_open(&out, o->pprof);
-	if (!rc) {
-		int err = pprof_write(&p, out.fp, 6);
-		rc = outfile_close(&out, err == 0);
-	}
+	int rc = cli_write_pprof(&p, o->pprof);
 	profile_release(&p);
-	return rc;
-}
-
-static int write_svg(const struct heapopts *o, const struct heapstats *h, const char *what)
-{
-	struct heapchart_point *pts = xcalloc(h->nseries + 1, sizeof(*pts));
-	for (size_t i = 0; i < h->nseries; i++)
-		pts[i] = (struct heapchart_point){h->series[i].time, h->series[i].live, h->series[i].rss};
-	char title[512];
-	snprintf(title, sizeof(title), "Heap over time: %s", what);
-	struct heapchart c = {title, pts, h->nseries, h->have_end && h->end_time > h->last_time ? h->end_time : h->last_time,
-			      h->peak_time, h->peak_bytes};
-	struct outfile out;
-	int rc = outfile_open(&out, o->svg);
-	if (!rc)
-		rc = outfile_close(&out, heapchart_write_svg(&c, out.fp) == 0);
-	free(pts);
 	return rc;
 }
 
@@ -412,7 +389,7 @@ static int analyse(const struct heapopts *o, const char *trace, const char *what
 	int rc = EXIT_OK;
 	if (o->pprof && write_pprof(o, hs, &h))
 		rc = EXIT_FAIL;
-	if (o->svg && write_svg(o, &h, what))
+	if (o->svg && cli_write_heapchart(&h, o->svg, what))
 		rc = EXIT_FAIL;
 	if (o->json && write_json(o, hs, &h, &lt))
 		rc = EXIT_FAIL;
@@ -424,23 +401,6 @@ static int analyse(const struct heapopts *o, const char *trace, const char *what
 }
 
 /* ---- running the command ------------------------------------------------ */
-
-static char *tracker_path(void)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return NULL;
-	exe[n] = 0;
-	char *slash = strrchr(exe, '/');
-	if (!slash)
-		return NULL;
-	*slash = 0;
-	struct strbuf sb = STRBUF_INIT;
-	strbuf_addf(&sb, "%s/libkiln-heap.so", exe);
-	return sb.buf;
-}
-
 
 /* What the start and end of a trace say, for following exec. */
 struct trace_ends {
@@ -509,7 +469,7 @@ static void follow_exec_chain(struct strbuf *path)
 
 static int run_command(const struct heapopts *o, char **cmd, int *exit_code, char **trace_out)
 {
-	char *lib = tracker_path();
+	char *lib = cli_sibling_path("libkiln-heap.so");
 	if (!lib || access(lib, R_OK) != 0) {
 		int rc = cli_error("cannot find the heap tracker '%s' (it is built next to the kiln binary)",
 				   lib ? lib : "libkiln-heap.so");

@@ -16,11 +16,11 @@
 #include "base/error.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
+#include "cli/profile-files.h"
 #include "collect/cpuprof.h"
 #include "collect/launch.h"
 #include "collect/sampler.h"
 #include "format/pprof.h"
-#include "render/flame.h"
 
 static const char usage[] =
 	"usage: kiln record [OPTIONS] -- COMMAND [ARGS...]\n"
@@ -78,42 +78,6 @@ static bool any_alive(const pid_t *pids, size_t n)
 		if (kill(pids[i], 0) == 0 || errno == EPERM)
 			return true;
 	return false;
-}
-
-struct flame_feed {
-	struct flame *f;
-};
-
-static int feed_flame(void *ctx, const char *stack, size_t len, int64_t value)
-{
-	struct flame_feed *ff = ctx;
-	flame_add(ff->f, stack, len, (double)value, 0, 1);
-	return 0;
-}
-
-static int write_flame(const struct profile *p, const char *path, const char *title)
-{
-	struct flame_options fo;
-	flame_options_init(&fo);
-	fo.title = title;
-	fo.countname = "ns";
-	struct flame *f = flame_new(&fo);
-	struct flame_feed ff = {f};
-	int vi = profile_default_value_index(p);
-	if (vi >= 0)
-		profile_for_each_stack(p, vi, feed_flame, &ff);
-	struct outfile out;
-	int rc = outfile_open(&out, path);
-	if (rc) {
-		flame_free(f);
-		return rc;
-	}
-	int err = flame_write_svg(f, out.fp);
-	flame_free(f);
-	rc = outfile_close(&out, true);
-	if (!rc && err && err != KILN_ERR_EMPTY)
-		rc = cli_error("cannot write the flamegraph: %s", kiln_strerror(err));
-	return rc;
 }
 
 enum { OPT_STACK_SIZE = 256, OPT_OFF_CPU, OPT_NO_INHERIT, OPT_FLAME };
@@ -370,7 +334,7 @@ static int run(int argc, char **argv)
 		}
 		if (orc)
 			rc = EXIT_FAIL;
-		if (!orc && flame_path && write_flame(&p, flame_path, ncmd ? cmd[0] : "kiln record"))
+		if (!orc && flame_path && cli_write_flame(&p, -1, flame_path, ncmd ? cmd[0] : "kiln record", "ns"))
 			rc = EXIT_FAIL;
 	}
 	if (!cli_quiet) {

@@ -4,11 +4,44 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* In the child, before the hold: the environment, descriptors, group and
+ * signals o asks for. Returns 0 or an errno. */
+static int child_setup(const struct launch_options *o)
+{
+	if (o->new_group && setpgid(0, 0) != 0)
+		return errno;
+	if (o->reset_signals) {
+		static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
+		for (size_t i = 0; i < sizeof(sigs) / sizeof(*sigs); i++)
+			signal(sigs[i], SIG_DFL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
+	for (char *const *e = o->env; e && *e; e++)
+		if (putenv(*e) != 0)
+			return errno;
+	if (o->out_fd >= 0) {
+		int in = open("/dev/null", O_RDONLY);
+		if (in < 0 || dup2(in, 0) < 0 || dup2(o->out_fd, 1) < 0 || dup2(o->out_fd, 2) < 0)
+			return errno;
+		if (in > 2)
+			close(in);
+	}
+	return 0;
+}
+
 int launch_start(struct launch *l, char *const argv[])
+{
+	return launch_start_with(l, argv, NULL);
+}
+
+int launch_start_with(struct launch *l, char *const argv[], const struct launch_options *o)
 {
 	int go[2], errp[2];
 	if (pipe2(go, O_CLOEXEC) != 0)
@@ -31,6 +64,7 @@ int launch_start(struct launch *l, char *const argv[])
 	if (pid == 0) {
 		close(go[1]);
 		close(errp[0]);
+		int setup_err = o ? child_setup(o) : 0;
 		char c;
 		ssize_t n;
 		do
@@ -38,8 +72,11 @@ int launch_start(struct launch *l, char *const argv[])
 		while (n < 0 && errno == EINTR);
 		if (n != 1)
 			_exit(127); /* the profiler gave up */
-		execvp(argv[0], argv);
-		int e = errno;
+		int e = setup_err;
+		if (!e) {
+			execvp(argv[0], argv);
+			e = errno;
+		}
 		if (write(errp[1], &e, sizeof(e)) < 0) {
 			/* nothing more can be done */
 		}
@@ -47,6 +84,8 @@ int launch_start(struct launch *l, char *const argv[])
 	}
 	close(go[0]);
 	close(errp[1]);
+	if (o && o->new_group)
+		setpgid(pid, pid); /* as the child does: no race with a signal to the group */
 	l->pid = pid;
 	l->go_fd = go[1];
 	l->err_fd = errp[0];

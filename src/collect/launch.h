@@ -6,6 +6,7 @@
 #ifndef KILN_COLLECT_LAUNCH_H
 #define KILN_COLLECT_LAUNCH_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct launch {
@@ -16,6 +17,18 @@ struct launch {
 
 /* Forks a child that waits, then execvp(argv[0], argv). Returns 0 or -errno. */
 int launch_start(struct launch *l, char *const argv[]);
+
+/* How launch_start_with() sets the child up, in the child only (never in
+ * the caller's own environment or descriptors). */
+struct launch_options {
+	char *const *env;  /* "NAME=VALUE" strings to set, NULL-terminated; or NULL */
+	int out_fd;        /* >= 0: the child's stdout and stderr, stdin /dev/null */
+	bool new_group;    /* the child leads a process group of its own */
+	bool reset_signals; /* SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE back to their
+			     * defaults and no signal blocked, whatever the caller inherited */
+};
+/* launch_start() with options; o NULL is launch_start(). */
+int launch_start_with(struct launch *l, char *const argv[], const struct launch_options *o);
 /* Lets the child exec. Returns 0 once exec succeeded, or the exec's -errno
  * (the child has then exited with status 127). */
 int launch_release(struct launch *l);
