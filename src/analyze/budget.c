@@ -393,7 +393,7 @@ char *budget_format_size(double bytes, bool binary, char *buf, size_t cap)
 		v /= base;
 		u++;
 	}
-	snprintf(buf, cap, "%.3g %s", v, binary ? bin[u] : dec[u]);
+	snprintf(buf, cap, v >= 100 ? "%.0f %s" : "%.3g %s", v, binary ? bin[u] : dec[u]);
 	return buf;
 }
 
