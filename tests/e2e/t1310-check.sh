@@ -16,7 +16,6 @@ HT=${HEAP_TESTS:-$ROOT/build/heap-tests}
 command -v python3 >/dev/null 2>&1 || skip_all "python3 is not installed"
 "$KILN" record -q -o "$TMP/probe.pb.gz" -- true >/dev/null 2>"$TMP/probe.err" ||
 	skip_all "kiln record cannot sample here: $(head -1 "$TMP/probe.err")"
-plan 43
 
 # summary DIR: DIR/summary.json from DIR/cpu.pb.gz (kiln report --json) and
 # DIR/heap.json (kiln heap --json), each section only when its file exists
@@ -52,6 +51,10 @@ cpu "$R" split; heap "$R"; summary "$R"
 cpu "$SAME" split; heap "$SAME"; summary "$SAME"
 cpu "$OTHER" threads; heap "$OTHER"; summary "$OTHER"
 cp "$R/cpu.pb.gz" "$CPUONLY/"; summary "$CPUONLY"
+for f in "$R/cpu.pb.gz" "$R/heap.json" "$SAME/heap.json" "$OTHER/cpu.pb.gz" "$CPUONLY/summary.json"; do
+	[ -s "$f" ] || { echo "Bail out! setting up: no $f: $(cat "$(dirname "$f")"/*.err 2>/dev/null | head -5)"; exit 1; }
+done
+plan 43
 # no write-back unless a check says so
 for d in "$R" "$SAME" "$OTHER" "$CPUONLY"; do cp "$d/summary.json" "$d/summary.orig"; done
 
