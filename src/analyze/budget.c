@@ -422,10 +422,37 @@ static void compare(struct budget_result *r, double measured, double limit)
 	r->verdict = measured <= limit ? BUDGET_PASS : BUDGET_FAIL;
 }
 
+/* Why run s lacks budget k's figure, or NULL when it has it (max-regress
+ * has its own reasons). */
+static const char *missing_reason(enum budget_kind k, const struct runsummary *s)
+{
+	switch (k) {
+	case BUDGET_MAX_SELF:
+		return !s->has_cpu ? "no CPU profile in this run" : !s->cpu.ntop ? "no CPU samples in this run" : NULL;
+	case BUDGET_MAX_LOCK_WAIT:
+		return s->has_offcpu ? NULL : "no off-CPU profile in this run";
+	case BUDGET_MAX_RSS:
+		return (s->has_mem && s->mem.peak_rss) || (s->has_heap && s->heap.peak_rss) ? NULL
+											     : "no RSS data in this run";
+	case BUDGET_HEAP_STABLE:
+		return s->has_heap || s->has_mem ? NULL : "no heap or memory trend in this run";
+	case BUDGET_MAX_FRAG:
+		if (!s->has_heap)
+			return "no heap data in this run";
+		return s->heap.frag_pct < 0 ? "fragmentation unknown in this run" : NULL;
+	case BUDGET_MAX_HEAP:
+	case BUDGET_NO_LEAKS:
+	case BUDGET_MAX_ALLOC_RATE:
+		return s->has_heap ? NULL : "no heap data in this run";
+	case BUDGET_MAX_REGRESS:
+	case BUDGET_NKINDS:
+		break;
+	}
+	return NULL;
+}
+
 static void eval_max_self(struct budget_result *r, const struct budget *b, const struct runsummary *s)
 {
-	if (!s->has_cpu || !s->cpu.ntop)
-		return missing(r, b, s->has_cpu ? "no CPU samples in this run" : "no CPU profile in this run");
 	const struct runsummary_func *worst = &s->cpu.top[0];
 	for (size_t i = 1; i < s->cpu.ntop; i++)
 		if (s->cpu.top[i].self_pct > worst->self_pct)
@@ -440,16 +467,13 @@ static void eval_size(struct budget_result *r, const struct budget *b, enum budg
 	compare(r, bytes, b->limits[k].value);
 }
 
-static void eval_heap_stable(struct budget_result *r, const struct budget *b, const struct runsummary *s)
+static void eval_heap_stable(struct budget_result *r, const struct runsummary *s)
 {
-	snprintf(r->limit, sizeof(r->limit), "%g MB/h", BUDGET_STABLE_MB_PER_HOUR);
 	if (s->has_heap) {
 		double mbph = s->heap.growth_bph / 1e6;
 		snprintf(r->measured, sizeof(r->measured), "live heap %+.1f MB/h", mbph);
 		return compare(r, mbph, BUDGET_STABLE_MB_PER_HOUR);
 	}
-	if (!s->has_mem)
-		return missing(r, b, "no heap or memory trend in this run");
 	bool leak = s->mem.verdict && !strcmp(s->mem.verdict, "likely leak");
 	snprintf(r->measured, sizeof(r->measured), "RSS %+.1f MB/h%s%s%s", s->mem.growth_mb_per_hour,
 		 s->mem.verdict ? " (" : "", s->mem.verdict ? s->mem.verdict : "", s->mem.verdict ? ")" : "");
@@ -498,71 +522,56 @@ size_t budget_evaluate(const struct budget *b, const struct runsummary *s, const
 		       struct budget_result *out)
 {
 	size_t n = 0;
-	for (int k = 0; k < BUDGET_NKINDS; k++) {
+	for (int i = 0; i < BUDGET_NKINDS; i++) {
+		enum budget_kind k = (enum budget_kind)i;
 		if (!b->limits[k].on)
 			continue;
 		if (k == BUDGET_MAX_REGRESS) {
 			eval_regress(out, &n, b, s, base);
 			continue;
 		}
-		struct budget_result *r = row(out, &n, b, (enum budget_kind)k, NULL);
-		switch ((enum budget_kind)k) {
+		struct budget_result *r = row(out, &n, b, k, NULL);
+		if (k == BUDGET_NO_LEAKS)
+			snprintf(r->limit, sizeof(r->limit), "0 B");
+		else if (k == BUDGET_HEAP_STABLE)
+			snprintf(r->limit, sizeof(r->limit), "%g MB/h", BUDGET_STABLE_MB_PER_HOUR);
+		const char *why = missing_reason(k, s);
+		if (why) {
+			missing(r, b, why);
+			continue;
+		}
+		double limit = b->limits[k].value;
+		switch (k) {
 		case BUDGET_MAX_SELF:
 			eval_max_self(r, b, s);
 			break;
 		case BUDGET_MAX_LOCK_WAIT:
-			if (!s->has_offcpu) {
-				missing(r, b, "no off-CPU profile in this run");
-				break;
-			}
 			snprintf(r->measured, sizeof(r->measured), "%.1f%% in locks (off-CPU %.1f%%)",
 				 s->offcpu.lock_wait_pct, s->offcpu.wait_pct);
-			compare(r, s->offcpu.lock_wait_pct, b->limits[k].value);
+			compare(r, s->offcpu.lock_wait_pct, limit);
 			break;
 		case BUDGET_MAX_HEAP:
-			if (!s->has_heap)
-				missing(r, b, "no heap data in this run");
-			else
-				eval_size(r, b, BUDGET_MAX_HEAP, (double)s->heap.peak_bytes);
+			eval_size(r, b, k, (double)s->heap.peak_bytes);
 			break;
 		case BUDGET_MAX_RSS:
-			if (s->has_mem && s->mem.peak_rss)
-				eval_size(r, b, BUDGET_MAX_RSS, (double)s->mem.peak_rss);
-			else if (s->has_heap && s->heap.peak_rss)
-				eval_size(r, b, BUDGET_MAX_RSS, (double)s->heap.peak_rss);
-			else
-				missing(r, b, "no RSS data in this run");
+			eval_size(r, b, k, (double)(s->has_mem && s->mem.peak_rss ? s->mem.peak_rss : s->heap.peak_rss));
 			break;
 		case BUDGET_NO_LEAKS:
-			snprintf(r->limit, sizeof(r->limit), "0 B");
-			if (!s->has_heap) {
-				missing(r, b, "no heap data in this run");
-				break;
-			}
 			snprintf(r->measured, sizeof(r->measured), "%llu B in %llu blocks definitely lost",
 				 (unsigned long long)s->heap.leaks.definite_bytes,
 				 (unsigned long long)s->heap.leaks.definite_blocks);
 			r->verdict = s->heap.leaks.definite_bytes || s->heap.leaks.definite_blocks ? BUDGET_FAIL : BUDGET_PASS;
 			break;
 		case BUDGET_HEAP_STABLE:
-			eval_heap_stable(r, b, s);
+			eval_heap_stable(r, s);
 			break;
 		case BUDGET_MAX_ALLOC_RATE:
-			if (!s->has_heap) {
-				missing(r, b, "no heap data in this run");
-				break;
-			}
-			budget_format_size(s->heap.alloc_rate_bps, b->limits[k].binary, r->measured, sizeof(r->measured));
+			eval_size(r, b, k, s->heap.alloc_rate_bps);
 			strncat(r->measured, "/s", sizeof(r->measured) - strlen(r->measured) - 1);
-			compare(r, s->heap.alloc_rate_bps, b->limits[k].value);
 			break;
 		case BUDGET_MAX_FRAG:
-			if (!s->has_heap || s->heap.frag_pct < 0) {
-				missing(r, b, s->has_heap ? "fragmentation unknown in this run" : "no heap data in this run");
-				break;
-			}
 			snprintf(r->measured, sizeof(r->measured), "%.1f%%", s->heap.frag_pct);
-			compare(r, s->heap.frag_pct, b->limits[k].value);
+			compare(r, s->heap.frag_pct, limit);
 			break;
 		case BUDGET_MAX_REGRESS:
 		case BUDGET_NKINDS:
