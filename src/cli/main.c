@@ -15,6 +15,7 @@ static const struct command *const commands[] = {
 	&cmd_heap,
 	&cmd_mem,
 	&cmd_run,
+	&cmd_check,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
