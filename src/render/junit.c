@@ -9,30 +9,7 @@
 #include <string.h>
 
 #include "base/strbuf.h"
-
-/* Length of the valid UTF-8 sequence at s[0..n) and its code point, or 0
- * when it is not one (overlong forms, surrogates, beyond U+10FFFF). */
-static size_t utf8_char(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc0 ? 2 : 0;
-	if (!len || len > n || s[0] > 0xf4)
-		return 0;
-	uint32_t c = s[0] & (0x7f >> len);
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-	if (c < min[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
+#include "base/utf8.h"
 
 /* Appends s escaped for text and attribute values alike. */
 static void add_text(struct strbuf *sb, const char *str)
@@ -42,7 +19,7 @@ static void add_text(struct strbuf *sb, const char *str)
 	size_t n = strlen((const char *)s);
 	for (size_t i = 0; i < n;) {
 		uint32_t cp;
-		size_t len = utf8_char(s + i, n - i, &cp);
+		size_t len = utf8_decode(s + i, n - i, &cp);
 		if (!len) {
 			strbuf_adds(sb, replacement);
 			i++;
