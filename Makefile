@@ -58,7 +58,7 @@ WORKLOADS := $(WORKLOAD_SRCS:tests/workloads/%.c=$(OUT)/workloads/%)
         install clean lint check-layering workloads
 .DEFAULT_GOAL := all
 
-all: $(KILN) workloads $(HEAP_LIB) heap-tests agent
+all: $(KILN) workloads $(HEAP_LIB) heap-tests agent examples
 
 $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: src/format/%.proto
 	@mkdir -p $(GEN)
@@ -115,6 +115,17 @@ $(OUT)/workloads/%: tests/workloads/%.c
 	$(CC) -O2 -g $(WORKLOAD_FP) -std=gnu11 -Wall -o $@ $< $(WORKLOAD_LINK) -lpthread -lm
 
 workloads: $(WORKLOADS) $(WORKLOAD_LIBS)
+
+# examples/ (examples/README.md): the demo service that `make demo` profiles
+# with kiln run, and its load generator; -O2 without frame pointers, like
+# distribution code (kiln unwinds them with DWARF CFI).
+EXAMPLE_FLAGS := -O2 -g -fomit-frame-pointer -std=gnu11 -Wall -Wextra -Werror
+$(OUT)/examples/demo-server: examples/demo-http.c examples/demo-http.h
+$(OUT)/examples/%: examples/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(EXAMPLE_FLAGS) -o $@ $(filter %.c,$^) -lpthread
+examples: $(OUT)/examples/demo-server $(OUT)/examples/loadgen
+.PHONY: examples
 
 # The heap tracker, an LD_PRELOAD library (src/heap/, not in the core
 # library: it may use only src/base headers that never call malloc). Built
