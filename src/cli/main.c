@@ -14,6 +14,7 @@ static const struct command *const commands[] = {
 	&cmd_report,
 	&cmd_heap,
 	&cmd_mem,
+	&cmd_html,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
