@@ -36,6 +36,8 @@ void htmlpage_base64(struct strbuf *sb, const void *data, size_t len)
 {
 	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	const unsigned char *p = data;
+	if (!len)
+		return;
 	strbuf_grow(sb, (len + 2) / 3 * 4);
 	size_t i = 0;
 	for (; i + 3 <= len; i += 3) {
