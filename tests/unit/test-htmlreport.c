@@ -216,6 +216,20 @@ static void test_report(void **state)
 	assert_non_null(strstr(page, "<a href=\"flame.svg\">flame.svg</a>"));
 	free(page);
 
+	/* off-CPU: its section, its table, a note for the missing graph */
+	s.has_offcpu = true;
+	runsummary_set(&s.offcpu.flame, "offcpu.svg");
+	s.offcpu.wait_pct = 25;
+	s.offcpu.ntop = 1;
+	s.offcpu.top = xcalloc(1, sizeof(*s.offcpu.top));
+	s.offcpu.top[0] = (struct runsummary_func){xstrdup("pthread_cond_wait"), 20, 20, 2};
+	page = page_of(&s, dir);
+	assert_non_null(strstr(page, "id=\"offcpu\""));
+	assert_non_null(strstr(page, "id=\"top-offcpu\""));
+	assert_non_null(strstr(page, "offcpu.svg is missing from this folder; the off-CPU flamegraph is not shown."));
+	assert_non_null(strstr(page, "<div class=\"label\">Off-CPU</div><div class=\"value\">25.0%</div>"));
+	free(page);
+
 	/* kiln check's verdicts */
 	s.has_checks = true;
 	s.checks.n = 1;
