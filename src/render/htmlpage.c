@@ -21,14 +21,12 @@ void htmlpage_text(struct strbuf *sb, const char *s)
 		strbuf_add_xml(sb, s, strlen(s));
 }
 
-void htmlpage_textf(struct strbuf *sb, const char *fmt, ...)
+/* Appends fmt's output, escaped. */
+static void add_escaped_v(struct strbuf *sb, const char *fmt, va_list ap)
 {
 	struct strbuf tmp = STRBUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
 	strbuf_vaddf(&tmp, fmt, ap);
-	va_end(ap);
-	strbuf_add_xml(sb, tmp.buf ? tmp.buf : "", tmp.len);
+	strbuf_add_xml(sb, strbuf_str(&tmp), tmp.len);
 	strbuf_release(&tmp);
 }
 
@@ -106,15 +104,12 @@ void htmlpage_card(struct strbuf *sb, const char *label, const char *value, cons
 
 void htmlpage_note(struct strbuf *sb, const char *fmt, ...)
 {
-	struct strbuf tmp = STRBUF_INIT;
 	va_list ap;
-	va_start(ap, fmt);
-	strbuf_vaddf(&tmp, fmt, ap);
-	va_end(ap);
 	strbuf_adds(sb, "<p class=\"note\">");
-	strbuf_add_xml(sb, tmp.buf ? tmp.buf : "", tmp.len);
+	va_start(ap, fmt);
+	add_escaped_v(sb, fmt, ap);
+	va_end(ap);
 	strbuf_adds(sb, "</p>\n");
-	strbuf_release(&tmp);
 }
 
 void htmlpage_table_begin(struct strbuf *sb, const char *id, const char *columns)

@@ -18,8 +18,6 @@
 
 /* Appends s (NULL: nothing) with & < > " ' escaped, for text and attributes. */
 void htmlpage_text(struct strbuf *sb, const char *s);
-/* Appends printf output, escaped as htmlpage_text() does. */
-void htmlpage_textf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends data as base64 (RFC 4648, padded). */
 void htmlpage_base64(struct strbuf *sb, const void *data, size_t len);
 /* Appends a file name as a relative URL path: bytes outside

@@ -235,34 +235,51 @@ static void func_table(struct strbuf *sb, const char *id, const struct runsummar
 	strbuf_release(&cols);
 }
 
+/* What differs between the CPU and off-CPU sections. */
+struct profile_part {
+	const char *id, *title, *flame_what, *table_title, *table_id, *time_title;
+};
+
+static const struct profile_part cpu_part = {"cpu", "CPU", "CPU flamegraph", "Top functions", "top-functions",
+					     "Self time"};
+static const struct profile_part offcpu_part = {"offcpu", "Off-CPU", "off-CPU flamegraph", "Top blocking functions",
+						"top-offcpu", "Blocked"};
+
+/* A profile's section: its hint, its flamegraph, its top functions. */
+static void profile_section(struct strbuf *sb, const char *dir, const struct profile_part *p, const char *hint,
+			    const char *flame, const struct runsummary_func *top, size_t ntop)
+{
+	strbuf_addf(sb, "<section id=\"%s\">\n<h2>%s</h2>\n<p class=\"hint\">", p->id, p->title);
+	htmlpage_text(sb, hint);
+	strbuf_adds(sb, "</p>\n");
+	embed_svg(sb, dir, flame, p->flame_what, true, NULL);
+	strbuf_addf(sb, "<h3>%s</h3>\n", p->table_title);
+	func_table(sb, p->table_id, top, ntop, p->time_title);
+	strbuf_adds(sb, "</section>\n");
+}
+
 static void cpu_section(struct strbuf *sb, const struct runsummary *s, const char *dir)
 {
 	char a[HUMANIZE_MAX], b[HUMANIZE_MAX];
-	strbuf_adds(sb, "<section id=\"cpu\">\n<h2>CPU</h2>\n<p class=\"hint\">");
-	htmlpage_textf(sb, "%s samples at %.0f Hz, %s on CPU (all threads). Hover a frame for details, click to zoom, "
+	struct strbuf hint = STRBUF_INIT;
+	strbuf_addf(&hint, "%s samples at %.0f Hz, %s on CPU (all threads). Hover a frame for details, click to zoom, "
 			   "Search (or Ctrl-F) to highlight a regular expression.",
-		       humanize_count(s->cpu.samples, a, sizeof(a)), s->cpu.frequency_hz,
-		       humanize_duration(s->cpu.cpu_s, b, sizeof(b)));
-	strbuf_adds(sb, "</p>\n");
-	embed_svg(sb, dir, s->cpu.flame, "CPU flamegraph", true, NULL);
-	strbuf_adds(sb, "<h3>Top functions</h3>\n");
-	func_table(sb, "top-functions", s->cpu.top, s->cpu.ntop, "Self time");
-	strbuf_adds(sb, "</section>\n");
+		    humanize_count(s->cpu.samples, a, sizeof(a)), s->cpu.frequency_hz,
+		    humanize_duration(s->cpu.cpu_s, b, sizeof(b)));
+	profile_section(sb, dir, &cpu_part, hint.buf, s->cpu.flame, s->cpu.top, s->cpu.ntop);
+	strbuf_release(&hint);
 }
 
 static void offcpu_section(struct strbuf *sb, const struct runsummary *s, const char *dir)
 {
 	char a[HUMANIZE_MAX], b[HUMANIZE_MAX], c[HUMANIZE_MAX], d[HUMANIZE_MAX];
-	strbuf_adds(sb, "<section id=\"offcpu\">\n<h2>Off-CPU</h2>\n<p class=\"hint\">");
-	htmlpage_textf(sb, "%s blocked (%s of the threads' time), %s of it in locks (%s).",
-		       humanize_duration(s->offcpu.wait_s, a, sizeof(a)), humanize_pct(s->offcpu.wait_pct, b, sizeof(b)),
-		       humanize_duration(s->offcpu.lock_wait_s, c, sizeof(c)),
-		       humanize_pct(s->offcpu.lock_wait_pct, d, sizeof(d)));
-	strbuf_adds(sb, "</p>\n");
-	embed_svg(sb, dir, s->offcpu.flame, "off-CPU flamegraph", true, NULL);
-	strbuf_adds(sb, "<h3>Top blocking functions</h3>\n");
-	func_table(sb, "top-offcpu", s->offcpu.top, s->offcpu.ntop, "Blocked");
-	strbuf_adds(sb, "</section>\n");
+	struct strbuf hint = STRBUF_INIT;
+	strbuf_addf(&hint, "%s blocked (%s of the threads' time), %s of it in locks (%s).",
+		    humanize_duration(s->offcpu.wait_s, a, sizeof(a)), humanize_pct(s->offcpu.wait_pct, b, sizeof(b)),
+		    humanize_duration(s->offcpu.lock_wait_s, c, sizeof(c)),
+		    humanize_pct(s->offcpu.lock_wait_pct, d, sizeof(d)));
+	profile_section(sb, dir, &offcpu_part, hint.buf, s->offcpu.flame, s->offcpu.top, s->offcpu.ntop);
+	strbuf_release(&hint);
 }
 
 static void leak_line(struct strbuf *sb, const char *kind, uint64_t bytes, uint64_t blocks)

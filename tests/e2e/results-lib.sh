@@ -1,7 +1,8 @@
 # results-lib.sh: builds a real kiln results folder for the HTML report and
 # kiln diff tests, until kiln run (which writes them) is on this branch:
 # kiln record, kiln heap and kiln mem run on the bundled workloads, and
-# summary.json assembled (python3) from their own JSON reports.
+# summary.json assembled (python3) from their own JSON reports; and
+# browser_check, which drives a page in headless Chromium (browser/report.js).
 # Invariant: every figure in summary.json comes from those runs' outputs.
 # Source after lib.sh; needs KILN, WORKLOADS and HEAP_TESTS.
 
@@ -73,4 +74,25 @@ s["checks"] = {"checked_at": "2026-11-22T06:30:00Z", "passed": False, "items": [
   {"budget": "max-offcpu", "limit": "10%", "measured": "no off-CPU profile", "verdict": "skip"}]}
 json.dump(s, open(p, "w"), indent=2)
 PY
+}
+
+# browser_check PAGE SCREENSHOT EXPECT_JSON: runs tests/e2e/browser/report.js
+# on PAGE and relays its TAP lines as this test's own; one skip when
+# chromium, node or playwright-core is missing.
+browser_check() {
+	local pw=${PLAYWRIGHT_CORE:-$ROOT/build/node/node_modules/playwright-core} line brc
+	if [ ! -x /usr/bin/chromium ] || ! command -v node >/dev/null 2>&1 || [ ! -f "$pw/package.json" ]; then
+		skip "headless Chromium: chromium, node or playwright-core ($pw) missing"
+		return
+	fi
+	timeout 120 node "$ROOT/tests/e2e/browser/report.js" "$pw" "$1" "$2" "$3" >"$TMP/browser.tap" 2>&1
+	brc=$?
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) ok "browser: ${line#ok * - }" ;;
+		"not ok "*) not_ok "browser: ${line#not ok * - }" ;;
+		"# "*) echo "$line" ;;
+		esac
+	done <"$TMP/browser.tap"
+	[ $brc = 0 ] && ok "browser run finished" || { not_ok "browser run finished (exit $brc)"; diag "$(tail -5 "$TMP/browser.tap")"; }
 }

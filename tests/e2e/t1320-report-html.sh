@@ -85,25 +85,9 @@ exit_code "no folder is a usage error" 2 "$KILN" html
 ls -a "$D" | grep -q '\.tmp$' && not_ok "no temporary left behind" || ok "no temporary left behind"
 
 # the browser
-PW=${PLAYWRIGHT_CORE:-$ROOT/build/node/node_modules/playwright-core}
-if [ ! -x /usr/bin/chromium ] || ! command -v node >/dev/null 2>&1 || [ ! -f "$PW/package.json" ]; then
-	skip "headless Chromium: chromium, node or playwright-core ($PW) missing"
-	plan $_n
-	done_testing
-	exit
-fi
 shot=$TMP/report.png
 expect='{"sections":["summary","checks","cpu","heap","memory","files"],"text":["'$top'","definitely lost: 112 bytes in 3 blocks","spin<int> & <co>"],"frame":"work_a","verdicts":{"pass":1,"fail":1,"skip":1}}'
-timeout 120 node "$ROOT/tests/e2e/browser/report.js" "$PW" "$P" "$shot" "$expect" >"$TMP/browser.tap" 2>&1
-brc=$?
-while IFS= read -r line; do
-	case $line in
-	"ok "*) ok "browser: ${line#ok * - }" ;;
-	"not ok "*) not_ok "browser: ${line#not ok * - }" ;;
-	"# "*) echo "$line" ;;
-	esac
-done <"$TMP/browser.tap"
-[ $brc = 0 ] && ok "browser run finished" || { not_ok "browser run finished (exit $brc)"; diag "$(tail -5 "$TMP/browser.tap")"; }
+browser_check "$P" "$shot" "$expect"
 if [ -n "${KILN_ARTIFACTS:-}" ] && [ -f "$shot" ]; then
 	mkdir -p "$KILN_ARTIFACTS" && cp "$shot" "$KILN_ARTIFACTS/report.png" && diag "screenshot: $KILN_ARTIFACTS/report.png"
 fi

@@ -97,24 +97,9 @@ grep -q "heap" "$TMP/exit.out" && ok "naming what is wrong" || { not_ok "naming 
 	not_ok "two profiles still give difffolded lines"
 
 # the page in the browser
-PW=${PLAYWRIGHT_CORE:-$ROOT/build/node/node_modules/playwright-core}
-if [ ! -x /usr/bin/chromium ] || ! command -v node >/dev/null 2>&1 || [ ! -f "$PW/package.json" ]; then
-	skip "headless Chromium: chromium, node or playwright-core ($PW) missing"
-else
-	expect='{"sections":["summary","figures","flame","functions"],"text":["spin","definitely lost"],"frame":"*"}'
-	timeout 120 node "$ROOT/tests/e2e/browser/report.js" "$PW" "$H" "$TMP/diff.png" "$expect" >"$TMP/browser.tap" 2>&1
-	brc=$?
-	while IFS= read -r line; do
-		case $line in
-		"ok "*) ok "browser: ${line#ok * - }" ;;
-		"not ok "*) not_ok "browser: ${line#not ok * - }" ;;
-		"# "*) echo "$line" ;;
-		esac
-	done <"$TMP/browser.tap"
-	[ $brc = 0 ] && ok "browser run finished" || { not_ok "browser run finished (exit $brc)"; diag "$(tail -5 "$TMP/browser.tap")"; }
-	if [ -n "${KILN_ARTIFACTS:-}" ] && [ -f "$TMP/diff.png" ]; then
-		mkdir -p "$KILN_ARTIFACTS" && cp "$TMP/diff.png" "$KILN_ARTIFACTS/diff.png"
-	fi
+browser_check "$H" "$TMP/diff.png" '{"sections":["summary","figures","flame","functions"],"text":["spin","definitely lost"],"frame":"*"}'
+if [ -n "${KILN_ARTIFACTS:-}" ] && [ -f "$TMP/diff.png" ]; then
+	mkdir -p "$KILN_ARTIFACTS" && cp "$TMP/diff.png" "$KILN_ARTIFACTS/diff.png"
 fi
 plan $_n
 done_testing

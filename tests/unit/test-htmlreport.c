@@ -82,8 +82,8 @@ static void test_escape(void **state)
 	assert_string_equal(s, "cpu.pb.gz");
 	free(s);
 	struct strbuf sb = STRBUF_INIT;
-	htmlpage_textf(&sb, "%s & %d", "<b>", 3);
-	assert_string_equal(strbuf_str(&sb), "&lt;b&gt; &amp; 3");
+	htmlpage_note(&sb, "%s & %d", "<b>", 3);
+	assert_string_equal(strbuf_str(&sb), "<p class=\"note\">&lt;b&gt; &amp; 3</p>\n");
 	strbuf_release(&sb);
 }
 
