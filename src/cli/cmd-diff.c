@@ -553,5 +553,5 @@ static int run(int argc, char **argv)
 	return rc;
 }
 
-const struct command cmd_diff = {"diff", run, "compare two profiles: differential stacks, SVG, top changes",
+const struct command cmd_diff = {"diff", run, "compare two profiles (or results folders): differential stacks, SVG, top changes",
 				 usage_text};

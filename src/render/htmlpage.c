@@ -91,7 +91,8 @@ void htmlpage_card(struct strbuf *sb, const char *label, const char *value, cons
 	}
 	strbuf_adds(sb, "\"><div class=\"label\">");
 	htmlpage_text(sb, label);
-	strbuf_adds(sb, "</div><div class=\"value\">");
+	/* a verdict in words takes a smaller type than a figure */
+	strbuf_adds(sb, value && strlen(value) > 12 ? "</div><div class=\"value words\">" : "</div><div class=\"value\">");
 	htmlpage_text(sb, value);
 	strbuf_adds(sb, "</div>");
 	if (detail && *detail) {
@@ -198,20 +199,31 @@ static int positive_number(const char *v, size_t len, double *out)
 	return 0;
 }
 
-int htmlpage_svg_size(const char *svg, size_t len, double *width, double *height)
+/* Finds the root <svg> tag: its attributes are [*tag, *close). */
+static int root_tag(const char *svg, size_t len, const char **tag, const char **close)
 {
-	const char *end = svg + len, *tag = NULL;
+	const char *end = svg + len, *t = NULL;
 	for (const char *p = svg; p + 5 <= end; p++) {
 		p = memchr(p, '<', (size_t)(end - p));
 		if (!p || p + 5 > end)
 			break;
 		if (!memcmp(p, "<svg", 4) && (p[4] == ' ' || p[4] == '\n' || p[4] == '\t' || p[4] == '\r')) {
-			tag = p + 4;
+			t = p + 4;
 			break;
 		}
 	}
-	const char *close = tag ? memchr(tag, '>', (size_t)(end - tag)) : NULL;
-	if (!close)
+	const char *c = t ? memchr(t, '>', (size_t)(end - t)) : NULL;
+	if (!c)
+		return KILN_ERR_FORMAT;
+	*tag = t;
+	*close = c;
+	return 0;
+}
+
+int htmlpage_svg_size(const char *svg, size_t len, double *width, double *height)
+{
+	const char *tag, *close;
+	if (root_tag(svg, len, &tag, &close))
 		return KILN_ERR_FORMAT;
 	size_t wl = 0, hl = 0;
 	const char *w = attr_value(tag, close, "width", &wl), *h = attr_value(tag, close, "height", &hl);
@@ -220,6 +232,25 @@ int htmlpage_svg_size(const char *svg, size_t len, double *width, double *height
 		return KILN_ERR_FORMAT;
 	*width = wv;
 	*height = hv;
+	return 0;
+}
+
+int htmlpage_svg_fluid(const char *svg, size_t len, struct strbuf *out)
+{
+	const char *tag, *close;
+	double w, h;
+	size_t wl = 0, hl = 0, vl = 0;
+	if (htmlpage_svg_size(svg, len, &w, &h) || root_tag(svg, len, &tag, &close) ||
+	    !attr_value(tag, close, "viewBox", &vl))
+		return KILN_ERR_FORMAT;
+	const char *wv = attr_value(tag, close, "width", &wl), *hv = attr_value(tag, close, "height", &hl);
+	const char *first = wv < hv ? wv : hv, *second = wv < hv ? hv : wv;
+	size_t first_len = wv < hv ? wl : hl, second_len = wv < hv ? hl : wl;
+	strbuf_add(out, svg, (size_t)(first - svg));
+	strbuf_adds(out, "100%");
+	strbuf_add(out, first + first_len, (size_t)(second - (first + first_len)));
+	strbuf_adds(out, "100%");
+	strbuf_add(out, second + second_len, len - (size_t)(second + second_len - svg));
 	return 0;
 }
 
@@ -232,12 +263,23 @@ static void data_uri(struct strbuf *sb, const char *svg, size_t len)
 void htmlpage_flame(struct strbuf *sb, const char *svg, size_t len, const char *title)
 {
 	double w = 1200, h = 600;
-	htmlpage_svg_size(svg, len, &w, &h); /* keeps the defaults when it cannot tell */
-	strbuf_addf(sb, "<iframe class=\"flame\" style=\"height:%.0fpx;min-width:%.0fpx\" title=\"", h + 4, w + 4);
+	struct strbuf fluid = STRBUF_INIT;
+	if (!htmlpage_svg_fluid(svg, len, &fluid)) {
+		/* the graph follows the frame's width; the frame keeps its shape */
+		htmlpage_svg_size(svg, len, &w, &h);
+		strbuf_addf(sb, "<iframe class=\"flame\" style=\"aspect-ratio:%.0f/%.0f\" title=\"", w, h);
+		svg = fluid.buf;
+		len = fluid.len;
+	} else {
+		htmlpage_svg_size(svg, len, &w, &h); /* keeps the defaults when it cannot tell */
+		strbuf_addf(sb, "<iframe class=\"flame\" style=\"height:%.0fpx;min-width:%.0fpx\" title=\"", h + 4,
+			    w + 4);
+	}
 	htmlpage_text(sb, title);
 	strbuf_adds(sb, "\" src=\"");
 	data_uri(sb, svg, len);
 	strbuf_adds(sb, "\"></iframe>\n");
+	strbuf_release(&fluid);
 }
 
 void htmlpage_image(struct strbuf *sb, const char *svg, size_t len, const char *alt, const char *caption)

@@ -51,8 +51,15 @@ void htmlpage_td_bar(struct strbuf *sb, const char *text, double pct);
  * Returns 0, or KILN_ERR_FORMAT when there is no <svg> tag or either
  * attribute is missing or not a positive number. */
 int htmlpage_svg_size(const char *svg, size_t len, double *width, double *height);
+/* Appends svg to out with the root's width and height set to "100%", so it
+ * scales to its container through its viewBox. Returns 0, or
+ * KILN_ERR_FORMAT (out unchanged) when the root has no width, height or
+ * viewBox. */
+int htmlpage_svg_fluid(const char *svg, size_t len, struct strbuf *out);
 /* An interactive SVG (a kiln flamegraph, whose script expects to be its
- * own document): an <iframe> whose src is a data: URI, sized from the SVG. */
+ * own document): an <iframe> whose src is a data: URI; with a viewBox the
+ * graph scales to the page's width (the frame keeps the SVG's shape),
+ * else the frame takes the SVG's size. */
 void htmlpage_flame(struct strbuf *sb, const char *svg, size_t len, const char *title);
 /* A static SVG chart as an <img> with a data: URI, in a <figure>. */
 void htmlpage_image(struct strbuf *sb, const char *svg, size_t len, const char *alt,

@@ -40,9 +40,12 @@ n_img=$(grep -o '<img [^>]*src="data:image/svg+xml;base64,' "$P" | wc -l)
 [ "$n_img" = 2 ] && ok "heap and memory charts embedded as data: URIs" || not_ok "heap and memory charts embedded ($n_img)"
 grep -q '<iframe class="flame"[^>]*src="data:image/svg+xml;base64,' "$P" && ok "flamegraph embedded in an iframe" ||
 	not_ok "flamegraph embedded in an iframe"
-# the flamegraph inside is the folder's flame.svg, byte for byte
+# the flamegraph inside is the folder's flame.svg, byte for byte but for
+# its root's size, which follows the page's width (through its viewBox)
 sed -n 's/.*<iframe class="flame"[^>]*src="data:image\/svg+xml;base64,\([^"]*\)".*/\1/p' "$P" | base64 -d >"$TMP/embedded.svg"
-same_file "the embedded flamegraph is flame.svg" "$D/flame.svg" "$TMP/embedded.svg"
+sed '/^<svg /s/ width="[0-9.]*" height="[0-9.]*"/ width="100%" height="100%"/' "$D/flame.svg" >"$TMP/fluid.svg"
+! cmp -s "$D/flame.svg" "$TMP/fluid.svg" && ok "flame.svg's root has a size to free" || not_ok "flame.svg's root has a size to free"
+same_file "the embedded flamegraph is flame.svg" "$TMP/fluid.svg" "$TMP/embedded.svg"
 # nothing refers outside the page: no src/href with a scheme but data:
 ext=$(grep -oE '(src|href)="[a-z]+:' "$P" | grep -v '="data:' | sort -u)
 [ -z "$ext" ] && ok "no external references" || { not_ok "no external references"; diag "$ext"; }

@@ -66,7 +66,8 @@ for id in summary figures metrics flame functions shares; do
 	grep -q "id=\"$id\"" "$H" && ok "diff.html has #$id" || not_ok "diff.html has #$id"
 done
 sed -n 's/.*<iframe class="flame"[^>]*src="data:image\/svg+xml;base64,\([^"]*\)".*/\1/p' "$H" | base64 -d >"$TMP/embedded.svg"
-same_file "diff.html embeds diff.svg" "$O/diff.svg" "$TMP/embedded.svg"
+sed '/^<svg /s/ width="[0-9.]*" height="[0-9.]*"/ width="100%" height="100%"/' "$O/diff.svg" >"$TMP/fluid.svg"
+same_file "diff.html embeds diff.svg (scaled to the page)" "$TMP/fluid.svg" "$TMP/embedded.svg"
 ext=$(grep -oE '(src|href)="[a-z]+:' "$H" | grep -v '="data:' | sort -u)
 [ -z "$ext" ] && ok "diff.html has no external references" || { not_ok "diff.html has no external references"; diag "$ext"; }
 grep -q '<td class="name">spin</td>' "$H" && ok "diff.html lists spin" || not_ok "diff.html lists spin"

@@ -129,6 +129,28 @@ static void test_svg_size(void **state)
 	assert_int_equal(htmlpage_svg_size(ok1, strlen(ok1) - 1, &w, &h), KILN_ERR_FORMAT);
 }
 
+static void test_svg_fluid(void **state)
+{
+	(void)state;
+	const char *svg = "<?xml?>\n<svg version=\"1.1\" width=\"1200\" height=\"182\" viewBox=\"0 0 1200 182\">x</svg>";
+	struct strbuf out = STRBUF_INIT;
+	assert_int_equal(htmlpage_svg_fluid(svg, strlen(svg), &out), 0);
+	assert_string_equal(strbuf_str(&out),
+			    "<?xml?>\n<svg version=\"1.1\" width=\"100%\" height=\"100%\" viewBox=\"0 0 1200 182\">x</svg>");
+	strbuf_reset(&out);
+	const char *swapped = "<svg height='2' viewBox='0 0 1 2' width='1'/>";
+	assert_int_equal(htmlpage_svg_fluid(swapped, strlen(swapped), &out), 0);
+	assert_string_equal(strbuf_str(&out), "<svg height='100%' viewBox='0 0 1 2' width='100%'/>");
+	strbuf_reset(&out);
+	const char *fixed = "<svg width=\"1\" height=\"2\">";
+	assert_int_equal(htmlpage_svg_fluid(fixed, strlen(fixed), &out), KILN_ERR_FORMAT);
+	assert_int_equal(out.len, 0);
+	/* the page's frame keeps the graph's shape */
+	htmlpage_flame(&out, svg, strlen(svg), "t");
+	assert_non_null(strstr(out.buf, "<iframe class=\"flame\" style=\"aspect-ratio:1200/182\" title=\"t\""));
+	strbuf_release(&out);
+}
+
 static void test_table(void **state)
 {
 	(void)state;
@@ -342,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_svg_size),
+		cmocka_unit_test(test_svg_fluid),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_report),
 		cmocka_unit_test(test_read_file),

@@ -98,6 +98,9 @@ function ok(cond, what, extra) {
 			const label = await frame.$eval("#kiln-test-target", (g) => kf.frames[g.kfIndex].name);
 			const width = () => frame.$eval(rect, (r) => parseFloat(r.getAttribute("width")));
 			const full = await frame.evaluate(() => kiln_flame.width - 2 * kiln_flame.xpad);
+			const inner = await handle.evaluate((f) => f.clientWidth);
+			const drawn = await frame.evaluate(() => document.documentElement.getBoundingClientRect().width);
+			ok(inner > 600 && Math.abs(drawn - inner) < 2, "the flamegraph fills its frame's width", [drawn, inner]);
 			const before = await width();
 			await handle.scrollIntoViewIfNeeded();
 			await frame.click(rect);
