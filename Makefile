@@ -33,6 +33,10 @@ GEN_HDRS := $(GEN_SRCS:.c=.h)
 # library as C strings by scripts/embed (rule below, next to protoc-c's).
 FLAME_ASSETS := src/render/flame.js src/render/flame.css
 GEN_SRCS += $(GEN)/flame-assets.c
+# render/htmlpage: the style sheet of the HTML pages (index.html, diff.html),
+# compiled in the same way.
+REPORT_ASSETS := src/render/report.css
+GEN_SRCS += $(GEN)/report-assets.c
 # analyze/suppress: kiln heap's default leak suppressions, compiled in the
 # same way (and installed as share/kiln/default.supp for reading).
 DEFAULT_SUPP := src/analyze/default.supp
@@ -68,6 +72,10 @@ $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: src/format/%.proto
 $(GEN)/flame-assets.c: $(FLAME_ASSETS) scripts/embed
 	@mkdir -p $(GEN)
 	scripts/embed $@ flame_js src/render/flame.js flame_css src/render/flame.css
+
+$(GEN)/report-assets.c: $(REPORT_ASSETS) scripts/embed
+	@mkdir -p $(GEN)
+	scripts/embed $@ report_css src/render/report.css
 
 $(GEN)/default-supp.c: $(DEFAULT_SUPP) scripts/embed
 	@mkdir -p $(GEN)

@@ -29,6 +29,7 @@ extern const struct command cmd_heap;
 extern const struct command cmd_mem;
 extern const struct command cmd_run;
 extern const struct command cmd_check;
+extern const struct command cmd_html;
 
 /* Prints "kiln: <msg>" to stderr; returns EXIT_FAIL. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -23,6 +23,7 @@
 #include "cli/cli.h"
 #include "format/pprof.h"
 #include "format/runsummary.h"
+#include "render/htmlreport.h"
 #include "render/junit.h"
 
 static const char usage_text[] =
@@ -91,11 +92,14 @@ struct folder {
 };
 
 /* Refreshes DIR/index.html from DIR/summary.json. */
+/* Redraws DIR/index.html with the verdicts just written into its summary. */
 static int refresh_report(const char *dir)
 {
-	/* at merge: return htmlreport_write_dir(dir, &d) (src/render/htmlreport.h, branch html) */
-	(void)dir;
-	return 0;
+	struct diag d = {0};
+	int err = htmlreport_write_dir(dir, &d);
+	if (err)
+		return cli_error("cannot refresh '%s/index.html': %s", dir, d.msg[0] ? d.msg : kiln_strerror(err));
+	return EXIT_OK;
 }
 
 static char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -284,9 +288,7 @@ static int write_back(struct folder *f, const char *checked_at)
 	int rc = runsummary_write(s, out.fp);
 	if (outfile_close(&out, rc == 0) != EXIT_OK || rc)
 		return cli_error("cannot record the verdicts in '%s': %s", f->summary, kiln_strerror(rc ? rc : -EIO));
-	if (refresh_report(f->dir) != 0)
-		return cli_error("cannot refresh the report in '%s'", f->dir);
-	return EXIT_OK;
+	return refresh_report(f->dir);
 }
 
 static int write_junit(const char *path, struct folder *folders, size_t n, const char *checked_at)

@@ -5,6 +5,7 @@
  * output is derived from the two tables in sorted stack order. */
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -20,10 +21,17 @@
 #include "format/folded.h"
 #include "model/folddiff.h"
 #include "model/foldtab.h"
+#include "base/xalloc.h"
+#include "format/runsummary.h"
+#include "render/diffhtml.h"
 #include "render/flame.h"
+#include "render/htmlpage.h"
+#include "render/humanize.h"
+#include "render/runcompare.h"
 
 static const char usage_text[] =
 	"usage: kiln diff [OPTIONS] BEFORE AFTER\n"
+	"       kiln diff [-o OUTDIR] [--top N] DIR_BEFORE DIR_AFTER\n"
 	"\n"
 	"Compare two profiles given as folded stacks (\"frame;frame;leaf COUNT\" lines,\n"
 	"as written by kiln collapse, stackcollapse-*.pl or inferno-collapse-*).\n"
@@ -59,6 +67,15 @@ static const char usage_text[] =
 	"  -q, --quiet        no warnings\n"
 	"  -h, --help         show this help\n"
 	"\n"
+	"Two results folders (as kiln run writes them, with summary.json):\n"
+	"prints their figures side by side (duration, CPU time, heap peak, leaks,\n"
+	"peak RSS, allocation rate...: before, after, change, relative change) and\n"
+	"the --top N (default 20; 0 = all) functions whose self share changed most\n"
+	"between their CPU profiles; writes OUTDIR/diff.svg (the differential\n"
+	"flamegraph) and OUTDIR/diff.html (all of it on one self-contained page).\n"
+	"OUTDIR (-o) defaults to diff-BEFORE-vs-AFTER next to DIR_AFTER. -n, -s and\n"
+	"the flamegraph options apply; --svg and --json do not.\n"
+	"\n"
 	"Counts are integers: a fractional count is truncated, as\n"
 	"inferno-diff-folded does, with a warning. Lines that are not folded stacks\n"
 	"are skipped with a warning naming the file and the first such line.\n"
@@ -67,6 +84,7 @@ static const char usage_text[] =
 	"  kiln diff -n before.folded after.folded | kiln flame > diff.svg\n"
 	"  kiln diff --svg --title 'after vs before' before.folded after.folded -o d.svg\n"
 	"  kiln diff --top 20 before.folded after.folded\n"
+	"  kiln diff results/server-old results/server-new   # writes results/diff-server-old-vs-server-new/\n"
 	"\n"
 	"Exit status: 0 success, 1 failure (unreadable input, write error), 2 usage.\n";
 
@@ -165,11 +183,11 @@ static int load_input(const char *path, struct foldtab *out, const struct folddi
 	return EXIT_OK;
 }
 
-static int write_top_text(const struct folddiff_top *t, FILE *out)
+static int write_top_text(const struct folddiff_row *rows, size_t n, FILE *out)
 {
 	fprintf(out, "%9s %9s %9s  %s\n", "BEFORE%", "AFTER%", "DELTA", "FUNCTION");
-	for (size_t i = 0; i < t->n; i++) {
-		const struct folddiff_row *r = &t->rows[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct folddiff_row *r = &rows[i];
 		char d[32];
 		snprintf(d, sizeof(d), "%+.2f", r->delta);
 		if (!strcmp(d, "-0.00")) /* a tiny shrink rounds to no change */
@@ -230,6 +248,169 @@ static int write_svg(const struct foldtab *a, const struct foldtab *b,
 	if (!rc)
 		rc = flame_write_svg(f, out);
 	flame_free(f);
+	return rc;
+}
+
+/* ---- two results folders (kiln run's): summaries, profiles, diff.html ---- */
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+	return strcmp(path, "-") && !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
+static int read_summary(const char *dir, struct runsummary *s)
+{
+	struct diag d = {0};
+	int rc = runsummary_read(dir, s, &d);
+	if (rc == -ENOENT)
+		return cli_error("diff: %s: not a results folder (no %s)", dir, RUNSUMMARY_FILE);
+	if (rc)
+		return cli_error("diff: %s/%s: %s", dir, RUNSUMMARY_FILE, d.msg[0] ? d.msg : kiln_strerror(rc));
+	return EXIT_OK;
+}
+
+/* DIR/NAME of a run's CPU profile, or NULL (with a warning saying why)
+ * when the run has none to compare. Free the result. */
+static char *profile_path(const char *dir, const struct runsummary *s)
+{
+	if (!s->has_cpu || !s->cpu.profile || !*s->cpu.profile) {
+		cli_warn("%s: the run has no CPU profile", dir);
+		return NULL;
+	}
+	if (strchr(s->cpu.profile, '/')) {
+		cli_warn("%s: the summary's CPU profile '%s' is not a file of the folder", dir, s->cpu.profile);
+		return NULL;
+	}
+	struct strbuf p = STRBUF_INIT;
+	strbuf_addf(&p, "%s/%s", dir, s->cpu.profile);
+	if (access(p.buf, R_OK)) {
+		cli_warn("%s: %s", p.buf, strerror(errno));
+		strbuf_release(&p);
+		return NULL;
+	}
+	return p.buf;
+}
+
+/* The default output folder: diff-<A>-vs-<B> next to B. */
+static void default_outdir(const char *a, const char *b, struct strbuf *out)
+{
+	char *ca = xstrdup(a), *cb = xstrdup(b), *cb2 = xstrdup(b);
+	strbuf_addf(out, "%s/diff-%s-vs-%s", dirname(cb), basename(ca), basename(cb2));
+	free(ca);
+	free(cb);
+	free(cb2);
+}
+
+static void print_metrics(const struct runcompare_row *rows, size_t n, FILE *out)
+{
+	fprintf(out, "%-18s %14s %14s %14s %10s\n", "FIGURE", "BEFORE", "AFTER", "CHANGE", "RELATIVE");
+	for (size_t i = 0; i < n; i++) {
+		const struct runcompare_row *r = &rows[i];
+		char a[HUMANIZE_MAX], b[HUMANIZE_MAX], d[HUMANIZE_MAX], c[HUMANIZE_MAX];
+		fprintf(out, "%-18s %14s %14s %14s %10s\n", r->what, r->has_a ? runcompare_value(r, r->a, a, sizeof(a)) : "-",
+			r->has_b ? runcompare_value(r, r->b, b, sizeof(b)) : "-", runcompare_delta(r, d, sizeof(d)),
+			runcompare_change(r, c, sizeof(c)));
+	}
+}
+
+/* kiln diff DIR_A DIR_B: prints the figures and the share table, writes
+ * OUTDIR/diff.svg and OUTDIR/diff.html. */
+static int diff_folders(const char *dir_a, const char *dir_b, const char *outdir, size_t top_n,
+			const struct folddiff_options *opt, const struct flame_options *fo)
+{
+	struct runsummary sa = {0}, sb = {0};
+	struct foldtab ta, tb;
+	struct folddiff_top top = {0};
+	struct folddiff_row *fallback = NULL;
+	struct strbuf out = STRBUF_INIT, svg = STRBUF_INIT, page = STRBUF_INIT;
+	char *pa = NULL, *pb = NULL;
+	foldtab_init(&ta);
+	foldtab_init(&tb);
+	struct diffhtml in = {.label_a = dir_a, .label_b = dir_b, .a = &sa, .b = &sb};
+
+	int rc = read_summary(dir_a, &sa);
+	if (rc == EXIT_OK)
+		rc = read_summary(dir_b, &sb);
+	if (rc)
+		goto done;
+	pa = profile_path(dir_a, &sa);
+	pb = profile_path(dir_b, &sb);
+	if (pa && pb) {
+		rc = load_input(pa, &ta, opt);
+		if (rc == EXIT_OK)
+			rc = load_input(pb, &tb, opt);
+		if (rc)
+			goto done;
+		folddiff_top(&ta, &tb, 0, &top);
+		in.shares = top.rows;
+		in.nshares = top.n;
+		in.shares_from_profiles = true;
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *mem = open_memstream(&buf, &len);
+		int src = mem ? write_svg(&ta, &tb, opt, fo, mem) : -errno;
+		if (mem && fclose(mem) && !src)
+			src = -EIO;
+		if (!src) {
+			strbuf_add(&svg, buf, len);
+			in.svg = svg.buf;
+			in.svg_len = svg.len;
+		} else {
+			in.svg_note = src == KILN_ERR_EMPTY ? "neither CPU profile has samples." : kiln_strerror(src);
+		}
+		free(buf);
+	} else {
+		in.nshares = runcompare_shares(&sa, &sb, &fallback);
+		in.shares = fallback;
+		in.svg_note = "a CPU profile is missing, so there is no differential flamegraph.";
+		cli_warn("diff: comparing the summaries' top functions instead of the profiles");
+	}
+
+	/* the page shows the rows the text does */
+	if (top_n && top_n < in.nshares)
+		in.nshares = top_n;
+	if (outdir)
+		strbuf_adds(&out, outdir);
+	else
+		default_outdir(dir_a, dir_b, &out);
+	if (mkdir(out.buf, 0777) && errno != EEXIST) {
+		rc = cli_error("diff: cannot create %s: %s", out.buf, strerror(errno));
+		goto done;
+	}
+	int wrc = in.svg ? htmlpage_write_file(out.buf, "diff.svg", &svg) : 0;
+	if (!wrc) {
+		diffhtml_build(&in, &page);
+		wrc = htmlpage_write_file(out.buf, DIFFHTML_FILE, &page);
+	}
+	if (wrc) {
+		rc = cli_error("diff: cannot write into %s: %s", out.buf, kiln_strerror(wrc));
+		goto done;
+	}
+
+	struct runcompare_row rows[RUNCOMPARE_MAX];
+	size_t n = runcompare_metrics(&sa, &sb, rows);
+	printf("kiln diff: before %s, after %s\n\n", dir_a, dir_b);
+	print_metrics(rows, n, stdout);
+	printf("\nself share by function (%s):\n", in.shares_from_profiles ? "CPU profiles" : "summaries' top lists");
+	write_top_text(in.shares, in.nshares, stdout);
+	if (fflush(stdout) || ferror(stdout))
+		rc = cli_error("write error on standard output");
+	else if (!cli_quiet)
+		fprintf(stderr, "kiln diff: wrote %s/%s%s%s\n", out.buf, in.svg ? "diff.svg and " : "",
+			in.svg ? out.buf : "", in.svg ? "/" DIFFHTML_FILE : DIFFHTML_FILE);
+done:
+	free(pa);
+	free(pb);
+	free(fallback);
+	folddiff_top_release(&top);
+	foldtab_release(&ta);
+	foldtab_release(&tb);
+	runsummary_release(&sa);
+	runsummary_release(&sb);
+	strbuf_release(&out);
+	strbuf_release(&svg);
+	strbuf_release(&page);
 	return rc;
 }
 
@@ -317,6 +498,16 @@ static int run(int argc, char **argv)
 	const char *path_a = argv[optind], *path_b = argv[optind + 1];
 	if (!strcmp(path_a, "-") && !strcmp(path_b, "-"))
 		return cli_usage_error(&cmd_diff, "only one input can be standard input");
+	bool folder_a = is_dir(path_a), folder_b = is_dir(path_b);
+	if (folder_a != folder_b)
+		return cli_usage_error(&cmd_diff, "%s is a results folder but %s is not: give two folders or two profiles",
+				       folder_a ? path_a : path_b, folder_a ? path_b : path_a);
+	if (folder_a) {
+		if (svg || json)
+			return cli_usage_error(&cmd_diff, "with two results folders kiln diff writes diff.svg and diff.html "
+							  "itself; --svg and --json are for profiles");
+		return diff_folders(path_a, path_b, output, top ? top_n : 20, &opt, &fo);
+	}
 	if (svg && top)
 		return cli_usage_error(&cmd_diff, "--svg and --top are different outputs; pick one");
 	if (json && !top)
@@ -338,7 +529,7 @@ static int run(int argc, char **argv)
 		if (top) {
 			struct folddiff_top t;
 			folddiff_top(&a, &b, top_n, &t);
-			wrc = json ? write_top_json(&t, of.fp) : write_top_text(&t, of.fp);
+			wrc = json ? write_top_json(&t, of.fp) : write_top_text(t.rows, t.n, of.fp);
 			folddiff_top_release(&t);
 		} else if (svg) {
 			wrc = write_svg(&a, &b, &opt, &fo, of.fp);
@@ -362,5 +553,5 @@ static int run(int argc, char **argv)
 	return rc;
 }
 
-const struct command cmd_diff = {"diff", run, "compare two profiles: differential stacks, SVG, top changes",
+const struct command cmd_diff = {"diff", run, "compare two profiles (or results folders): differential stacks, SVG, top changes",
 				 usage_text};

@@ -16,6 +16,7 @@ static const struct command *const commands[] = {
 	&cmd_mem,
 	&cmd_run,
 	&cmd_check,
+	&cmd_html,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -27,10 +27,7 @@
 #include "cli/profile-files.h"
 #include "format/runsummary.h"
 #include "render/report.h"
-#if __has_include("render/htmlreport.h")
 #include "render/htmlreport.h"
-#define RUN_HAVE_HTMLREPORT 1
-#endif
 
 /* DIR/name, valid until the next call */
 static const char *in_dir(const char *dir, const char *name)
@@ -322,22 +319,16 @@ static int write_mem(const struct run_record *r, struct runsummary *s)
 
 /* ---- index.html -------------------------------------------------------------- */
 
-/* The one call site of the HTML report (render/htmlreport.h, built from
- * summary.json); a build without it says so. Sets *built. */
+/* The HTML report (render/htmlreport.h, drawn from summary.json). Sets
+ * *built. */
 static int write_index(const char *dir, bool *built)
 {
-#ifdef RUN_HAVE_HTMLREPORT
 	struct diag d = {0};
 	int err = htmlreport_write_dir(dir, &d);
 	*built = err == 0;
 	if (err)
 		return cli_error("index.html: %s", d.msg[0] ? d.msg : kiln_strerror(err));
 	return EXIT_OK;
-#else
-	(void)dir;
-	*built = false;
-	return EXIT_OK; /* index.html: not built in this version */
-#endif
 }
 
 /* ---- the run ----------------------------------------------------------------- */
@@ -414,7 +405,7 @@ static void print_summary(FILE *f, const struct run_record *r, const struct runs
 	if (index_built)
 		fprintf(f, "  report   %s/index.html\n", r->dir);
 	else
-		fprintf(f, "  report   index.html: not built in this version; see %s/summary.json\n", r->dir);
+		fprintf(f, "  report   index.html could not be written; the figures are in %s/summary.json\n", r->dir);
 }
 
 int run_results_write(const struct run_record *r, bool quiet)
