@@ -153,6 +153,17 @@ static void note_error(struct worker *w, const char *what, const char *detail)
 		snprintf(w->first_error, sizeof(w->first_error), "%s: %s", what, detail);
 }
 
+/* The request for ROUTE: a keep-alive GET (an /item id drawn from W's rng). */
+static int format_request(struct worker *w, enum route route, char *req, size_t size)
+{
+	static const char tail[] = " HTTP/1.1\r\nHost: loadgen\r\n\r\n";
+	if (route == HASH)
+		return snprintf(req, size, "GET /hash?n=%d%s", HASH_ROUNDS, tail);
+	if (route == ITEM)
+		return snprintf(req, size, "GET /item?id=%" PRIu64 "%s", splitmix64(&w->rng) % ITEM_IDS, tail);
+	return snprintf(req, size, "GET /%s%s", route_names[route], tail);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -165,14 +176,7 @@ static void *worker_main(void *arg)
 	for (uint64_t i = 0; w->planned ? i < w->planned : now_sec() < w->deadline; i++) {
 		enum route route = pick_route(w);
 		char req[160];
-		int len;
-		if (route == HASH)
-			len = snprintf(req, sizeof(req), "GET /hash?n=%d HTTP/1.1\r\nHost: loadgen\r\n\r\n", HASH_ROUNDS);
-		else if (route == ITEM)
-			len = snprintf(req, sizeof(req), "GET /item?id=%" PRIu64 " HTTP/1.1\r\nHost: loadgen\r\n\r\n",
-				       splitmix64(&w->rng) % ITEM_IDS);
-		else
-			len = snprintf(req, sizeof(req), "GET /%s HTTP/1.1\r\nHost: loadgen\r\n\r\n", route_names[route]);
+		int len = format_request(w, route, req, sizeof(req));
 		w->done[route]++;
 		double t0 = now_sec();
 		if (c->fd < 0 && (c->fd = connect_server()) < 0) {
