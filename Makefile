@@ -166,7 +166,7 @@ AGENT_PIC_OBJS := $(AGENT_PIC_SRCS:%.c=$(OUT)/obj/pic/%.o) $(GEN_SRCS:$(GEN)/%.c
 AGENT_PIC_LIB  := $(OUT)/libkiln-pic.a
 AGENT_HEAP_OBJS ?= $(HEAP_OBJS)
 AGENT_EXTRA ?=
-AGENT_LDLIBS := -lmicrohttpd -lprotobuf-c -ldw -lelf -liberty -ldeflate -lz -lunwind -ldl -lpthread -lm
+AGENT_LDLIBS := -lprotobuf-c -ldw -lelf -liberty -ldeflate -lz -lunwind -ldl -lpthread -lm
 
 $(AGENT_PIC_LIB): $(AGENT_PIC_OBJS)
 	@rm -f $@

@@ -24,7 +24,9 @@ extern "C" {
  * 16 characters: token, or KILN_AGENT_TOKEN from the environment when
  * token is NULL; a token, once given, is required on every request, on
  * loopback too. Returns 0, -EALREADY when running, -EINVAL for a bad
- * address or a missing or short token, or the error of the bind. */
+ * address or a missing or short token, -ELIBACC when libmicrohttpd.so.12
+ * cannot be loaded (-ELIBBAD: it lacks a function; one warning on stderr
+ * either way), or the error of the bind. */
 KILN_API int kiln_agent_start(const char *addr, const char *token);
 
 /* Stops the server and waits for requests in flight (a CPU profile in

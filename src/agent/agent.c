@@ -39,6 +39,12 @@
  * same host address and port 0 (the parent holds the port), and writes
  * the port to KILN_AGENT_PORT_FILE when set.
  *
+ * Loading. libmicrohttpd (and gnutls behind it) is loaded by the first
+ * kiln_agent_start (mhdload.c), not with libkiln.so: a host that never
+ * serves never maps it. The load comes before `lock` is taken, so a host
+ * thread inside dlopen (holding the loader's lock) whose library
+ * constructor calls kiln_agent_start cannot deadlock against it.
+ *
  * Exit. A destructor stops the server (a CPU profile in progress ends
  * within ~100 ms), so no agent thread runs while the host's libraries are
  * torn down. It gives up when another thread holds the lock (the host
@@ -279,8 +285,8 @@ static void fork_prepare(void);
 static void fork_parent(void);
 static void fork_child(void);
 
-/* With lock held. */
-static int start_locked(const struct sockaddr_storage *ss, unsigned len, int remote, const char *tok)
+/* With lock held, and the heap guard (see start_locked). */
+static int start_guarded(const struct sockaddr_storage *ss, unsigned len, int remote, const char *tok)
 {
 	int r = agent_heap_start(DEFAULT_HEAP_PERIOD);
 	if (r < 0)
@@ -326,6 +332,17 @@ static int start_locked(const struct sockaddr_storage *ss, unsigned len, int rem
 	return 0;
 }
 
+/* With lock held. What starting and stopping allocate and free on the
+ * calling thread (a host's) is the agent's: libmicrohttpd's daemon, the
+ * threads' stacks and TLS, the leak history. */
+static int start_locked(const struct sockaddr_storage *ss, unsigned len, int remote, const char *tok)
+{
+	agent_heap_own_begin();
+	int r = start_guarded(ss, len, remote, tok);
+	agent_heap_own_end();
+	return r;
+}
+
 int kiln_agent_start(const char *addr, const char *tok)
 {
 	int e = errno;
@@ -345,6 +362,8 @@ int kiln_agent_start(const char *addr, const char *tok)
 	int remote = r == 0 && !is_loopback(&ss);
 	if (r == 0 && ((remote && !tok) || (tok && strlen(tok) < 16)))
 		r = -EINVAL;
+	if (r == 0)
+		r = mhd_load(); /* before the lock: see "Loading" above */
 	if (r == 0) {
 		pthread_mutex_lock(&lock);
 		r = running ? -EALREADY : start_locked(&ss, len, remote, tok);
@@ -358,6 +377,7 @@ static void stop_locked(void)
 {
 	if (!running)
 		return;
+	agent_heap_own_begin(); /* see start_locked */
 	agent_stopping = 1;
 	tick_free(tick);
 	tick = NULL;
@@ -366,6 +386,7 @@ static void stop_locked(void)
 	agent_stopping = 0;
 	running = 0;
 	port = 0;
+	agent_heap_own_end();
 }
 
 int kiln_agent_stop(void)
@@ -403,6 +424,7 @@ static void fork_child(void)
 	int e = errno;
 	pthread_mutex_init(&lock, NULL);
 	pthread_mutex_init(&warn_lock, NULL);
+	mhd_after_fork_child();
 	if (running) {
 		/* the agent's locks may have been held by its vanished threads */
 		leakwatch_after_fork_child();
@@ -446,7 +468,8 @@ __attribute__((constructor)) static void agent_ctor(void)
 				 "with KILN_AGENT_TOKEN (16+ characters); the agent is off", a);
 		else
 			snprintf(msg, sizeof msg, "cannot serve on %.64s: %s; the agent is off", a, strerror(-r));
-		agent_warn(msg, 0);
+		if (r != -ELIBACC && r != -ELIBBAD) /* mhd_load said why */
+			agent_warn(msg, 0);
 	}
 	errno = e;
 }

@@ -1,7 +1,8 @@
 /* agent.h: the internal interface between the files of the agent,
  * libkiln.so (src/agent/). The agent is the heap tracker of src/heap run in
  * sampled mode with an in-process sink, the CPU sampler of src/collect run
- * on its own process, and an HTTP server (libmicrohttpd) that shows both.
+ * on its own process, and an HTTP server (libmicrohttpd, loaded only when
+ * the agent serves: mhdload.h) that shows both.
  * Invariant: nothing here prints to the host's stdout or changes its exit
  * code, signal handlers or errno; every function returns 0 or a negative
  * errno and never exits. */
@@ -74,6 +75,11 @@ int agent_heap_start(uint64_t period) AGENT_HIDDEN;
  * start or at the top of every request handler: it is idempotent and
  * cheap): their allocations are neither counted nor sampled, for good. */
 void agent_heap_thread_ignore(void) AGENT_HIDDEN;
+/* Between these two (which nest), this thread's allocations and frees are
+ * the agent's own, neither counted nor sampled: for work the agent does
+ * on a host thread, such as loading libmicrohttpd (mhdload.c). */
+void agent_heap_own_begin(void) AGENT_HIDDEN;
+void agent_heap_own_end(void) AGENT_HIDDEN;
 
 /* For the agent's atfork child handler: switches heap tracking off for
  * good in this process (hooks pass straight through). Without it a child
@@ -109,7 +115,21 @@ void agent_warn(const char *what, int err) AGENT_HIDDEN;
 extern volatile int agent_stopping AGENT_HIDDEN;
 double agent_mono(void) AGENT_HIDDEN; /* CLOCK_MONOTONIC, seconds */
 
-/* ---- server.c: libmicrohttpd, routing, auth, limits ---- */
+/* ---- mhdload.c: libmicrohttpd, loaded when the agent first serves ---- */
+
+/* Loads libmicrohttpd (RTLD_NOW | RTLD_LOCAL) and fills the table of
+ * mhdload.h, once per process; later calls return the first call's result
+ * at once. The loader's allocations (the libraries' and their
+ * constructors') are the agent's own: neither counted nor sampled. 0, or
+ * -ELIBACC when the library cannot be loaded, -ELIBBAD when a function is
+ * missing; the reason is written to stderr once (agent_warn). Thread-safe,
+ * and holds no lock of the agent's across dlopen. */
+int mhd_load(void) AGENT_HIDDEN;
+/* For the atfork child handler: the publishing lock may have been held
+ * by a thread that does not exist in the child. */
+void mhd_after_fork_child(void) AGENT_HIDDEN;
+
+/* ---- server.c: the HTTP server, routing, auth, limits ---- */
 
 struct sockaddr;
 /* Serves on a bound-here socket for sa (port 0: any free port; *port gets

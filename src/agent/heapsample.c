@@ -352,6 +352,16 @@ void agent_heap_thread_ignore(void)
 	}
 }
 
+void agent_heap_own_begin(void)
+{
+	kh_self.guard++;
+}
+
+void agent_heap_own_end(void)
+{
+	kh_self.guard--;
+}
+
 void agent_heap_disable(void)
 {
 	kh_disable();

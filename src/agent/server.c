@@ -4,13 +4,13 @@
  * reads or writes a descriptor it does not hold, and a request costs at
  * most AGENT_MAX_BODY bytes and one thread. */
 #include "agent/agent.h"
+#include "agent/mhdload.h"
 
 #include "base/utf8.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -227,6 +227,18 @@ struct conn_state {
 	size_t len, cap; /* len: bytes of the body so far, kept or not */
 };
 
+/* libmicrohttpd's accept policy, called in its listen thread before it
+ * allocates anything for a new connection: every connection is accepted
+ * (the limits are options), and the thread is marked as the agent's. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	(void)cls;
+	(void)addr;
+	(void)addrlen;
+	agent_heap_thread_ignore();
+	return MHD_YES;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **ctx, enum MHD_ConnectionNotificationCode toe)
 {
 	(void)cls;
@@ -247,7 +259,7 @@ const char *agent_arg(const struct agent_request *rq, const char *key)
 {
 	const char *v = NULL;
 	size_t vlen = 0;
-	if (MHD_lookup_connection_value_n(rq->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v, &vlen) != MHD_YES)
+	if (mhd.lookup_connection_value_n(rq->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v, &vlen) != MHD_YES)
 		return NULL;
 	if (v && strlen(v) != vlen)
 		return "\x7f"; /* an escaped NUL inside: valid for no parameter */
@@ -270,7 +282,7 @@ static enum MHD_Result query_word(void *cls, enum MHD_ValueKind kind, const char
 
 void agent_query_words(const struct agent_request *rq, struct agent_buf *b)
 {
-	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, query_word, b);
+	mhd.get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, query_word, b);
 }
 
 /* Constant time in the token's length whatever the given string. */
@@ -286,7 +298,7 @@ static int authorized(struct MHD_Connection *c)
 {
 	if (!srv_token)
 		return 1;
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *h = mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!h)
 		return 0;
 	while (*h == ' ')
@@ -309,7 +321,7 @@ static int host_ok(struct MHD_Connection *c)
 {
 	if (srv_token)
 		return 1;
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	const char *h = mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 	if (!h)
 		return 1;
 	char host[128];
@@ -336,9 +348,9 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct agent_reply *
 {
 	struct MHD_Response *resp;
 	if (r->body.len)
-		resp = MHD_create_response_from_buffer(r->body.len, r->body.data, MHD_RESPMEM_MUST_FREE);
+		resp = mhd.create_response_from_buffer(r->body.len, r->body.data, MHD_RESPMEM_MUST_FREE);
 	else
-		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		resp = mhd.create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	if (!resp) {
 		free(r->body.data);
 		return MHD_NO;
@@ -346,22 +358,22 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct agent_reply *
 	if (!r->body.len)
 		free(r->body.data);
 	r->body.data = NULL;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->type ? r->type : "text/plain; charset=utf-8");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	mhd.add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->type ? r->type : "text/plain; charset=utf-8");
+	mhd.add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	mhd.add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	mhd.add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	if (r->disposition)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, r->disposition);
+		mhd.add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, r->disposition);
 	if (r->allow)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+		mhd.add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	if (r->pprof_error)
-		MHD_add_response_header(resp, "X-Go-Pprof", "1");
+		mhd.add_response_header(resp, "X-Go-Pprof", "1");
 	if (r->status == 401)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"kiln\"");
+		mhd.add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"kiln\"");
 	if (r->status == 301)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, "/debug/pprof/");
-	enum MHD_Result ok = MHD_queue_response(c, r->status, resp);
-	MHD_destroy_response(resp);
+		mhd.add_response_header(resp, MHD_HTTP_HEADER_LOCATION, "/debug/pprof/");
+	enum MHD_Result ok = mhd.queue_response(c, r->status, resp);
+	mhd.destroy_response(resp);
 	return ok;
 }
 
@@ -414,7 +426,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)cls;
 	(void)version;
 	agent_heap_thread_ignore(); /* the server's allocations are not the host's */
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const union MHD_ConnectionInfo *ci = mhd.get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct conn_state *st = ci ? ci->socket_context : NULL;
 	if (!*req) {
 		/* headers are in: refuse early what need not be read */
@@ -432,7 +444,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			r.allow = "GET, HEAD, POST";
 			return send_reply(c, &r);
 		}
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *cl = mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > AGENT_MAX_BODY)
 			return send_text(c, 413, "request body too large\n");
 		return MHD_YES;
@@ -515,6 +527,9 @@ int server_start(const struct sockaddr *sa, unsigned salen, const char *token, i
 {
 	if (token && strlen(token) < MIN_TOKEN)
 		return -EINVAL;
+	int loaded = mhd_load(); /* at once when kiln_agent_start has loaded it */
+	if (loaded < 0)
+		return loaded;
 	pthread_mutex_lock(&srv_lock);
 	if (srv_daemon) {
 		pthread_mutex_unlock(&srv_lock);
@@ -556,9 +571,9 @@ int server_start(const struct sockaddr *sa, unsigned salen, const char *token, i
 		}
 		srv_token_len = strlen(token);
 	}
-	MHD_set_panic_func(on_panic, NULL);
-	srv_daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0, NULL, NULL,
+	mhd.set_panic_func(on_panic, NULL);
+	srv_daemon = mhd.start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0, on_accept, NULL,
 		on_request, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned)CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(remote ? PER_IP_LIMIT : 0),
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -585,7 +600,7 @@ void server_stop(void)
 {
 	pthread_mutex_lock(&srv_lock);
 	if (srv_daemon)
-		MHD_stop_daemon(srv_daemon); /* closes srv_fd */
+		mhd.stop_daemon(srv_daemon); /* closes srv_fd */
 	srv_daemon = NULL;
 	srv_fd = -1;
 	pthread_mutex_unlock(&srv_lock);
@@ -617,7 +632,7 @@ int server_check(void)
 			close(sv[0]);
 			if (claimed) {
 				agent_warn("the host closed the agent's listen socket; the agent stopped", 0);
-				MHD_stop_daemon(srv_daemon); /* shuts down and closes the placeholder */
+				mhd.stop_daemon(srv_daemon); /* shuts down and closes the placeholder */
 			}
 			close(sv[1]);
 		}
