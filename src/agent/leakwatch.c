@@ -22,12 +22,13 @@
  *   - the least-squares growth of its live bytes is at least the
  *     threshold (KILN_AGENT_LEAK_MB_PER_HOUR, default 10 MB/hour);
  *   - it grows steadily: at least two thirds of the steps between
- *     successive points do not fall by more than one sampling period (the
- *     estimate's noise), and the last point is at least 90% of the
+ *     successive points do not fall by more than the estimate's noise
+ *     (sqrt(L P) for a level L sampled every P bytes, at least P), and
+ *     the last point is at least 90% of the
  *     highest (still near its peak: a cache that filled and was trimmed
  *     is not a leak);
- *   - the fitted growth over the window is at least 4 sampling periods
- *     (more than the noise of the sampled estimate).
+ *   - the fitted growth over the window is at least 4 times that noise
+ *     (a bounded cache's estimate wanders by about one noise).
  * KILN_AGENT_LEAK_INTERVAL sets the seconds between points (default 10,
  * so the history covers an hour).
  */
@@ -249,15 +250,19 @@ static void judge(struct leakwatch_component *c, const struct series *s)
 	c->points = n;
 	if (!c->have_slope || n < MIN_POINTS || c->bytes_per_s < lw.threshold || c->bytes_per_s <= 0)
 		return;
-	double noise = (double)(lw.period ? lw.period : 1);
-	size_t up = 0;
 	uint64_t max = 0, last = 0;
+	for (uint64_t q = from; q < lw.seq; q++)
+		if (s->v[q % LEAKWATCH_POINTS] > max)
+			max = s->v[q % LEAKWATCH_POINTS];
+	/* a live-bytes estimate of level L, one sample per P bytes, counts
+	 * about L/P samples (Poisson): its noise is sqrt(L/P) P = sqrt(L P) */
+	double period = (double)(lw.period ? lw.period : 1);
+	double noise = fmax(period, sqrt((double)max * period));
+	size_t up = 0;
 	for (uint64_t q = from; q < lw.seq; q++) {
 		uint64_t v = s->v[q % LEAKWATCH_POINTS];
 		if (q > from && (double)v >= (double)s->v[(q - 1) % LEAKWATCH_POINTS] - noise)
 			up++;
-		if (v > max)
-			max = v;
 		last = v;
 	}
 	double span = lw.t[(lw.seq - 1) % LEAKWATCH_POINTS] - lw.t[from % LEAKWATCH_POINTS];

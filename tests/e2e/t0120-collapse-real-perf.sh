@@ -12,7 +12,7 @@ plan 8
 share() { folded_share "$@"; }
 
 for mode in fp dwarf; do
-	perf record -q -F 999 -e cpu-clock --call-graph "$mode" -o "$TMP/$mode.data" -- "$W" 1.5 >/dev/null 2>&1
+	perf record -q -F 999 -e cpu-clock --call-graph "$mode" -o "$TMP/$mode.data" -- "$W" 3 >/dev/null 2>&1
 	perf script -i "$TMP/$mode.data" >"$TMP/$mode.txt" 2>/dev/null
 	"$KILN" collapse "$TMP/$mode.txt" >"$TMP/$mode.folded" 2>"$TMP/err"
 	a=$(share work_a "$TMP/$mode.folded") b=$(share work_b "$TMP/$mode.folded") c=$(share work_c "$TMP/$mode.folded")
