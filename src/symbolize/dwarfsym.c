@@ -191,10 +191,19 @@ size_t dwarfsym_resolve(struct symbolizer *s, struct symmodule *mod, uint64_t va
 			cu = dwfl_module_addrdie(dm, vaddr, &bias);
 		if (s->opt.no_inlines)
 			cu = NULL;
-		Dwarf_Die *scopes = NULL;
-		if (cu && dwarf_getscopes(cu, vaddr - bias, &scopes) > 0) {
-			Dwarf_Die *chain = NULL;
-			int nc = dwarf_getscopes_die(&scopes[0], &chain);
+		Dwarf_Die *scopes = NULL, *chain = NULL, indexed[MAX_FRAMES];
+		int nc = 0;
+		Dwarf *dw = cu ? dwarf_cu_getdwarf(cu->cu) : NULL; /* the CU's own (split, alt) */
+		if (dw)
+			nc = (int)dwarfscopes_chain(mod, dw, cu, vaddr - bias, indexed, MAX_FRAMES);
+		if (nc > 0) {
+			chain = indexed;
+		} else if (cu && dwarf_getscopes(cu, vaddr - bias, &scopes) > 0) {
+			nc = dwarf_getscopes_die(&scopes[0], &chain);
+			if (nc < 0)
+				nc = 0;
+		}
+		if (nc > 0) {
 			for (int i = 0; i < nc && n < MAX_FRAMES - 1; i++) {
 				int tag = dwarf_tag(&chain[i]);
 				if (tag == DW_TAG_inlined_subroutine) {
@@ -209,8 +218,9 @@ size_t dwarfsym_resolve(struct symbolizer *s, struct symmodule *mod, uint64_t va
 					break;
 				}
 			}
-			free(chain);
 		}
+		if (chain != indexed)
+			free(chain);
 		free(scopes);
 	}
 	f[n].function = outer;

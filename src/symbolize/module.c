@@ -201,5 +201,6 @@ void module_free(struct symmodule *mod)
 	free(mod->build_id);
 	free(mod->cu_ranges);
 	free(mod->elfsyms);
+	dwarfscopes_release(mod);
 	free(mod);
 }

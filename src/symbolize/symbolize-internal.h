@@ -75,6 +75,8 @@ struct symmodule {
 	bool elfsyms_built;
 	struct elfsym *elfsyms;
 	size_t nelfsyms;
+	/* per CU, its code scopes by address (dwarfscopes.c): (CU offset + 1, its Dwarf) -> index */
+	struct keymap scopes;
 };
 
 /* ---- address spaces ---- */
@@ -187,6 +189,12 @@ void unwind_proc_release(struct symproc *p);
 /* The name of the ELF symbol covering vaddr in mod (whose Dwfl module is
  * dm), or NULL; as dwfl_module_addrinfo, by binary search (elfsyms.c). */
 const char *elfsyms_lookup(struct symmodule *mod, Dwfl_Module *dm, uint64_t vaddr);
+/* The chain of DW_TAG_inlined_subroutine DIEs holding pc (a CU-relative
+ * address in cu, whose Dwarf is dw), innermost first, ending at its DW_TAG_subprogram: at
+ * most max DIEs into chain; 0 when the CU's index has no scope for pc
+ * (dwarfscopes.c, one index per CU built at its first lookup). */
+size_t dwarfscopes_chain(struct symmodule *mod, Dwarf *dw, Dwarf_Die *cu, uint64_t pc, Dwarf_Die *chain, size_t max);
+void dwarfscopes_release(struct symmodule *mod);
 size_t dwarfsym_resolve(struct symbolizer *s, struct symmodule *mod, uint64_t vaddr,
 			struct sym_frame **frames);
 /* The symbolization Dwfl module for mod, opened on first use; NULL if the
