@@ -207,9 +207,11 @@ test-san:
 test-clang:
 	$(MAKE) CC=clang OUT=build/clang build/clang/kiln build/clang/libkiln.so
 
+# The browser tests' screenshots stay in $(OUT)/artifacts (KILN_ARTIFACTS).
 test-e2e: all
 	KILN=$(abspath $(KILN)) WORKLOADS=$(abspath $(OUT)/workloads) HEAP_LIB=$(abspath $(HEAP_LIB)) \
-	  HEAP_TESTS=$(abspath $(OUT)/heap-tests) LIBKILN=$(abspath $(AGENT_LIB)) prove -j2 tests/e2e/t*.sh
+	  HEAP_TESTS=$(abspath $(OUT)/heap-tests) LIBKILN=$(abspath $(AGENT_LIB)) \
+	  KILN_ARTIFACTS=$${KILN_ARTIFACTS:-$(abspath $(OUT))/artifacts} prove -j2 tests/e2e/t*.sh
 
 # The README's test command: set-up, both compilers, unit tests plain and
 # sanitized, then the end-to-end suite.
