@@ -74,6 +74,11 @@ check "a missing chart does not fail the page" "$KILN" html "$TMP/partial"
 grep -q 'heap.svg is missing from this folder' "$TMP/partial/index.html" && ok "a note says heap.svg is missing" ||
 	not_ok "a note says heap.svg is missing"
 grep -q 'id="memory"' "$TMP/partial/index.html" && ok "the other sections are still there" || not_ok "the other sections are still there"
+# a chart that is a FIFO (no writer) is a note, not a hang
+rm "$TMP/partial/index.html"; mkfifo "$TMP/partial/heap.svg"
+check "a FIFO in place of a chart does not hang the page" timeout 20 "$KILN" html "$TMP/partial"
+grep -q 'heap.svg cannot be read' "$TMP/partial/index.html" && ok "a note says heap.svg cannot be read" ||
+	not_ok "a note says heap.svg cannot be read"
 
 # bad folders
 mkdir "$TMP/empty"
