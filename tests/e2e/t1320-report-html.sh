@@ -89,6 +89,9 @@ mkdir "$TMP/bad"; echo '{"version": 1, "cpu": 3}' >"$TMP/bad/summary.json"
 exit_code "a malformed summary.json fails" 1 "$KILN" html "$TMP/bad"
 grep -q "cpu" "$TMP/exit.out" && ok "naming the bad key" || { not_ok "naming the bad key"; diag "$(cat "$TMP/exit.out")"; }
 [ ! -e "$TMP/bad/index.html" ] && ok "and writes no page" || not_ok "and writes no page"
+mkdir "$TMP/fifo"; mkfifo "$TMP/fifo/summary.json"
+exit_code "a FIFO as summary.json fails, without hanging" 1 timeout 20 "$KILN" html "$TMP/fifo"
+grep -q "summary.json" "$TMP/exit.out" && ok "naming summary.json" || { not_ok "naming summary.json"; diag "$(cat "$TMP/exit.out")"; }
 exit_code "no folder is a usage error" 2 "$KILN" html
 ls -a "$D" | grep -q '\.tmp$' && not_ok "no temporary left behind" || ok "no temporary left behind"
 
