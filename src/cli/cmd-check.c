@@ -130,11 +130,11 @@ static int read_budget_file(const char *path, struct budget *b)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
-		int err = fd < 0 ? errno : !S_ISREG(st.st_mode) ? EISDIR : EFBIG;
+		int err = fd < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : S_ISREG(st.st_mode) ? EFBIG : 0;
 		if (fd >= 0)
 			close(fd);
 		fprintf(stderr, "kiln check: cannot read budget file '%s': %s\n", path,
-			err == EFBIG ? "larger than 1 MiB" : strerror(err));
+			err == EFBIG ? "larger than 1 MiB" : err ? strerror(err) : "not a regular file");
 		return EXIT_USAGE;
 	}
 	char *text = xmalloc((size_t)st.st_size + 1);

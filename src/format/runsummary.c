@@ -6,6 +6,7 @@
 #include "format/runsummary.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -417,12 +418,25 @@ int runsummary_parse(const char *text, size_t len, struct runsummary *s, struct 
 	return rc;
 }
 
+/* fopen(path, "r"), but a FIFO without a writer reads as empty instead of
+ * blocking the open */
+static FILE *open_nonblocking(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return NULL;
+	FILE *f = fdopen(fd, "r");
+	if (!f)
+		close(fd);
+	return f;
+}
+
 int runsummary_read(const char *path, struct runsummary *s, struct diag *d)
 {
 	memset(s, 0, sizeof(*s));
 	size_t len = strlen(path) + sizeof("/" RUNSUMMARY_FILE);
 	char *file = xmalloc(len);
-	FILE *f = fopen(path, "r");
+	FILE *f = open_nonblocking(path);
 	int rc = 0;
 	char *text = NULL;
 	size_t n = 0, cap = 0;
@@ -438,7 +452,7 @@ int runsummary_read(const char *path, struct runsummary *s, struct diag *d)
 	}
 	if (!f) {
 		snprintf(file, len, "%s/%s", path, RUNSUMMARY_FILE);
-		f = fopen(file, "r");
+		f = open_nonblocking(file);
 	}
 	if (!f) {
 		rc = -errno;

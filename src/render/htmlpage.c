@@ -307,15 +307,20 @@ int htmlpage_read_file(const char *dir, const char *name, size_t max, char **dat
 		return KILN_ERR_FORMAT;
 	struct strbuf path = STRBUF_INIT;
 	strbuf_addf(&path, "%s/%s", dir, name);
-	int fd = open(path.buf, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO without a writer must not block the open */
+	int fd = open(path.buf, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	strbuf_release(&path);
 	if (fd < 0)
 		return -errno;
 	struct stat st;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		int e = errno ? -errno : -EINVAL;
+	if (fstat(fd, &st)) {
+		int e = -errno;
 		close(fd);
-		return S_ISDIR(st.st_mode) ? -EISDIR : e;
+		return e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 	}
 	if ((unsigned long long)st.st_size > max) {
 		close(fd);

@@ -63,6 +63,8 @@ char *humanize_duration(double s, char *buf, size_t cap)
 	else if (s < 3599.5) {
 		long t = lround(s);
 		snprintf(buf, cap, "%ld min %02ld s", t / 60, t % 60);
+	} else if (s / 60 >= 1e15) { /* lround() would overflow a long */
+		snprintf(buf, cap, "%.3g h", s / 3600);
 	} else {
 		long m = lround(s / 60);
 		snprintf(buf, cap, "%ld h %02ld min", m / 60, m % 60);

@@ -127,33 +127,46 @@ static int by_delta(const void *x, const void *y)
 	return strcmp(p->name, q->name);
 }
 
-static struct folddiff_row *find(struct folddiff_row *rows, size_t n, const char *name)
+/* An entry of either top list: its place i in a's list then b's. */
+struct share_entry {
+	const char *name;
+	size_t i;
+};
+
+static int by_name_then_place(const void *x, const void *y)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(rows[i].name, name))
-			return &rows[i];
-	return NULL;
+	const struct share_entry *p = x, *q = y;
+	int c = strcmp(p->name, q->name);
+	return c ? c : p->i < q->i ? -1 : p->i > q->i;
 }
 
 size_t runcompare_shares(const struct runsummary *a, const struct runsummary *b, struct folddiff_row **out)
 {
 	size_t na = a->has_cpu ? a->cpu.ntop : 0, nb = b->has_cpu ? b->cpu.ntop : 0, n = 0;
 	struct folddiff_row *rows = xcalloc(na + nb + 1, sizeof(*rows));
+	/* sorted by name, so pairing is n log n however long the lists are;
+	 * within a name by place, so a repeated name's last share wins */
+	struct share_entry *e = xcalloc(na + nb + 1, sizeof(*e));
+	size_t ne = 0;
 	for (size_t i = 0; i < na + nb; i++) {
 		const struct runsummary_func *f = i < na ? &a->cpu.top[i] : &b->cpu.top[i - na];
-		if (!f->name)
-			continue;
-		struct folddiff_row *r = find(rows, n, f->name);
-		if (!r) {
-			r = &rows[n++];
-			r->name = f->name;
-			r->len = strlen(f->name);
-		}
-		if (i < na)
-			r->pct_a = f->self_pct;
-		else
-			r->pct_b = f->self_pct;
+		if (f->name)
+			e[ne++] = (struct share_entry){f->name, i};
 	}
+	qsort(e, ne, sizeof(*e), by_name_then_place);
+	for (size_t k = 0; k < ne; k++) {
+		if (!n || strcmp(rows[n - 1].name, e[k].name)) {
+			rows[n].name = e[k].name;
+			rows[n].len = strlen(e[k].name);
+			n++;
+		}
+		struct folddiff_row *r = &rows[n - 1];
+		if (e[k].i < na)
+			r->pct_a = a->cpu.top[e[k].i].self_pct;
+		else
+			r->pct_b = b->cpu.top[e[k].i - na].self_pct;
+	}
+	free(e);
 	for (size_t i = 0; i < n; i++)
 		rows[i].delta = rows[i].pct_b - rows[i].pct_a;
 	qsort(rows, n, sizeof(*rows), by_delta);

@@ -54,7 +54,7 @@ cp "$R/cpu.pb.gz" "$CPUONLY/"; summary "$CPUONLY"
 for f in "$R/cpu.pb.gz" "$R/heap.json" "$SAME/heap.json" "$OTHER/cpu.pb.gz" "$CPUONLY/summary.json"; do
 	[ -s "$f" ] || { echo "Bail out! setting up: no $f: $(cat "$(dirname "$f")"/*.err 2>/dev/null | head -5)"; exit 1; }
 done
-plan 43
+plan 44
 # no write-back unless a check says so
 for d in "$R" "$SAME" "$OTHER" "$CPUONLY"; do cp "$d/summary.json" "$d/summary.orig"; done
 
@@ -119,6 +119,9 @@ else not_ok "bad value"; diag "$(cat "$TMP/err")"; fi
 ck --no-write --budget "$TMP/missing.budget" "$R"
 if [ "$(rc)" = 2 ] && grep -q "cannot read budget file .*missing.budget.*No such file" "$TMP/err"; then ok "missing budget file: exit 2"
 else not_ok "missing budget file"; diag "$(cat "$TMP/err")"; fi
+ck --no-write --budget <(echo 'max-self = 50%') "$R"
+if [ "$(rc)" = 2 ] && grep -q "cannot read budget file .*: not a regular file" "$TMP/err"; then ok "a pipe as budget file: exit 2, saying why"
+else not_ok "a pipe as budget file"; diag "$(cat "$TMP/err")"; fi
 
 # --- seed defaults, skips, --strict ---
 ck --no-write --seed-defaults "$R"

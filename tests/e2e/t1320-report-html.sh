@@ -74,6 +74,11 @@ check "a missing chart does not fail the page" "$KILN" html "$TMP/partial"
 grep -q 'heap.svg is missing from this folder' "$TMP/partial/index.html" && ok "a note says heap.svg is missing" ||
 	not_ok "a note says heap.svg is missing"
 grep -q 'id="memory"' "$TMP/partial/index.html" && ok "the other sections are still there" || not_ok "the other sections are still there"
+# a chart that is a FIFO (no writer) is a note, not a hang
+rm "$TMP/partial/index.html"; mkfifo "$TMP/partial/heap.svg"
+check "a FIFO in place of a chart does not hang the page" timeout 20 "$KILN" html "$TMP/partial"
+grep -q 'heap.svg cannot be read' "$TMP/partial/index.html" && ok "a note says heap.svg cannot be read" ||
+	not_ok "a note says heap.svg cannot be read"
 
 # bad folders
 mkdir "$TMP/empty"
@@ -84,6 +89,9 @@ mkdir "$TMP/bad"; echo '{"version": 1, "cpu": 3}' >"$TMP/bad/summary.json"
 exit_code "a malformed summary.json fails" 1 "$KILN" html "$TMP/bad"
 grep -q "cpu" "$TMP/exit.out" && ok "naming the bad key" || { not_ok "naming the bad key"; diag "$(cat "$TMP/exit.out")"; }
 [ ! -e "$TMP/bad/index.html" ] && ok "and writes no page" || not_ok "and writes no page"
+mkdir "$TMP/fifo"; mkfifo "$TMP/fifo/summary.json"
+exit_code "a FIFO as summary.json fails, without hanging" 1 timeout 20 "$KILN" html "$TMP/fifo"
+grep -q "summary.json" "$TMP/exit.out" && ok "naming summary.json" || { not_ok "naming summary.json"; diag "$(cat "$TMP/exit.out")"; }
 exit_code "no folder is a usage error" 2 "$KILN" html
 ls -a "$D" | grep -q '\.tmp$' && not_ok "no temporary left behind" || ok "no temporary left behind"
 

@@ -97,6 +97,21 @@ grep -q "heap" "$TMP/exit.out" && ok "naming what is wrong" || { not_ok "naming 
 "$KILN" diff "$A/cpu.pb.gz" "$B/cpu.pb.gz" | head -1 | grep -q ';' && ok "two profiles still give difffolded lines" ||
 	not_ok "two profiles still give difffolded lines"
 
+# hostile summaries: 100,000 top functions each (no profiles) must not take
+# quadratic time to pair up
+mkdir "$TMP/huge-a" "$TMP/huge-b"
+python3 - "$TMP" <<'EOF2'
+import json, sys
+for d, pct in (("huge-a", 0.001), ("huge-b", 0.002)):
+    top = [{"name": "fn%d" % i, "self_pct": pct} for i in range(100000)]
+    top.append({"name": "hot", "self_pct": 1 if d == "huge-a" else 9})
+    json.dump({"version": 1, "name": d, "cpu": {"samples": 1, "top": top}}, open(sys.argv[1] + "/" + d + "/summary.json", "w"))
+EOF2
+timeout 20 "$KILN" diff "$TMP/huge-a" "$TMP/huge-b" >"$TMP/huge.out" 2>"$TMP/huge.err"
+[ $? = 0 ] && ok "huge top lists are compared in time" || { not_ok "huge top lists are compared in time"; diag "$(head -5 "$TMP/huge.err")"; }
+awk '/FUNCTION$/ { on = 1; next } on && $4 == "hot" { found = 1; exit !($3 > 7.9 && $3 < 8.1) } END { exit !found }' "$TMP/huge.out" &&
+	ok "and pair the same names" || { not_ok "and pair the same names"; diag "$(grep -A3 FUNCTION "$TMP/huge.out")"; }
+
 # the page in the browser
 browser_check "$H" "$TMP/diff.png" '{"sections":["summary","figures","flame","functions"],"text":["spin","definitely lost"],"frame":"*"}'
 if [ -n "${KILN_ARTIFACTS:-}" ] && [ -f "$TMP/diff.png" ]; then

@@ -48,6 +48,8 @@ static void test_humanize(void **state)
 	assert_string_equal(humanize_duration(125, b, sizeof(b)), "2 min 05 s");
 	assert_string_equal(humanize_duration(3720, b, sizeof(b)), "1 h 02 min");
 	assert_string_equal(humanize_duration(-1, b, sizeof(b)), "?");
+	/* beyond a long's minutes: no wrapped negative hours */
+	assert_string_equal(humanize_duration(1e308, b, sizeof(b)), "2.78e+304 h");
 	assert_string_equal(humanize_pct(12.34, b, sizeof(b)), "12.3%");
 	assert_string_equal(humanize_pct(100, b, sizeof(b)), "100%");
 	assert_string_equal(humanize_pct(0, b, sizeof(b)), "0%");
