@@ -160,9 +160,15 @@ static int load_shares(const char *dir, const struct runsummary *s, const char *
 		       char **missing, char **error)
 {
 	const char *name = s->has_cpu && s->cpu.profile && *s->cpu.profile ? s->cpu.profile : "cpu.pb.gz";
+	/* a file of the folder, as the HTML report takes it: no path from a
+	 * summary leads outside its folder */
+	if (name[0] == '.' || strchr(name, '/')) {
+		*error = xprintf("%s names its profile '%s': not a file of its folder", which, name);
+		return -1;
+	}
 	char *path = xprintf("%s/%s", dir, name);
 	int rc = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			*missing = xprintf("no %s in %s", name, which);

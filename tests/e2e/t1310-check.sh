@@ -54,7 +54,7 @@ cp "$R/cpu.pb.gz" "$CPUONLY/"; summary "$CPUONLY"
 for f in "$R/cpu.pb.gz" "$R/heap.json" "$SAME/heap.json" "$OTHER/cpu.pb.gz" "$CPUONLY/summary.json"; do
 	[ -s "$f" ] || { echo "Bail out! setting up: no $f: $(cat "$(dirname "$f")"/*.err 2>/dev/null | head -5)"; exit 1; }
 done
-plan 44
+plan 45
 # no write-back unless a check says so
 for d in "$R" "$SAME" "$OTHER" "$CPUONLY"; do cp "$d/summary.json" "$d/summary.orig"; done
 
@@ -157,6 +157,13 @@ mkdir -p "$TMP/badcpu"; cp "$R/summary.json" "$TMP/badcpu/"; echo garbage >"$TMP
 ck --no-write --baseline "$R" --max-regress 5 "$TMP/badcpu"
 if [ "$(rc)" = 1 ] && grep -q "badcpu/cpu.pb.gz'" "$TMP/err"; then ok "an unreadable cpu.pb.gz: exit 1, named"
 else not_ok "bad cpu.pb.gz"; diag "$(cat "$TMP/out" "$TMP/err")"; fi
+mkdir -p "$TMP/escape"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d['cpu']['profile']='../cpu.pb.gz'; json.dump(d, open(sys.argv[2],'w'))" \
+	"$OTHER/summary.json" "$TMP/escape/summary.json"
+ck --no-write --baseline "$TMP/escape" --max-regress 5 "$R"
+if [ "$(rc)" = 1 ] && grep -q "names its profile '../cpu.pb.gz': not a file of its folder" "$TMP/err"
+then ok "a baseline whose summary names a file outside its folder: exit 1"
+else not_ok "baseline profile outside its folder"; diag "$(cat "$TMP/out" "$TMP/err")"; fi
 ck --no-write --baseline "$TMP/nothing" --max-regress 5 "$R"
 if [ "$(rc)" = 1 ] && grep -q "baseline: cannot read results" "$TMP/err"; then ok "a missing baseline: exit 1"
 else not_ok "missing baseline"; diag "$(cat "$TMP/out" "$TMP/err")"; fi
