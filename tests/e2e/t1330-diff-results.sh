@@ -48,8 +48,8 @@ grep -qE '^definitely lost +112 B +112 B +\+0 B' "$TMP/out" && ok "definitely lo
 grep -qE '^heap peak +212 B +212 B' "$TMP/out" && ok "heap peak row" || not_ok "heap peak row"
 grep -qE '^peak RSS +[0-9.]+ [KMG]iB +[0-9.]+ [KMG]iB +[-+]' "$TMP/out" && ok "peak RSS row" || not_ok "peak RSS row"
 grep -qE '^allocation rate +[0-9.]+ B/s' "$TMP/out" && ok "allocation rate row" || not_ok "allocation rate row"
-cpu_a=$(python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["cpu"]["cpu_s"])' "$A/summary.json")
-cpu_b=$(python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["cpu"]["cpu_s"])' "$B/summary.json")
+cpu_a=$(python3 -c 'import json,sys; print(repr(json.load(open(sys.argv[1]))["cpu"]["cpu_s"]))' "$A/summary.json")
+cpu_b=$(python3 -c 'import json,sys; print(repr(json.load(open(sys.argv[1]))["cpu"]["cpu_s"]))' "$B/summary.json")
 rel=$(awk '/^CPU time/ { print $NF }' "$TMP/out" | tr -d '%+')
 want=$(awk -v a="$cpu_a" -v b="$cpu_b" 'BEGIN { printf "%.1f", 100 * (b - a) / a }')
 near "$rel" "$want" 0.15 && ok "CPU time's relative change is (B - A) / A ($want%)" || not_ok "CPU time's relative change ($rel, want $want)"
