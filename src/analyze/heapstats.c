@@ -11,6 +11,7 @@
 #include "analyze/heapstats.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -442,6 +443,17 @@ static int analyze(struct heapstats *h, int fd, const void *data, size_t len, st
 int heapstats_analyze_fd(struct heapstats *h, int fd, struct diag *d)
 {
 	return analyze(h, fd, NULL, 0, d);
+}
+
+int heapstats_analyze_file(struct heapstats *h, const char *path, struct diag *d)
+{
+	memset(h, 0, sizeof(*h));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = heapstats_analyze_fd(h, fd, d);
+	close(fd);
+	return rc;
 }
 
 int heapstats_analyze_mem(struct heapstats *h, const void *data, size_t len, struct diag *d)

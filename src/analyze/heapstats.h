@@ -113,6 +113,8 @@ struct heapstats {
  * Returns 0 or the reader's codes (heaptrace_read_fd); h is filled and must
  * be released with heapstats_release() in every case. */
 int heapstats_analyze_fd(struct heapstats *h, int fd, struct diag *d);
+/* The same on the file at path; -errno when it cannot be opened. */
+int heapstats_analyze_file(struct heapstats *h, const char *path, struct diag *d);
 /* The same over a buffer. */
 int heapstats_analyze_mem(struct heapstats *h, const void *data, size_t len, struct diag *d);
 void heapstats_release(struct heapstats *h); /* accepts a zeroed struct */

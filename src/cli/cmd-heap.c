@@ -23,6 +23,7 @@
 #include "base/strbuf.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
+#include "render/humanize.h"
 #include "cli/heap-leaks.h"
 #include "cli/profile-files.h"
 #include "format/heaptrace.h"
@@ -82,19 +83,6 @@ struct heapopts {
 };
 
 /* ---- formatting -------------------------------------------------------- */
-
-static const char *commas(uint64_t v, char *buf)
-{
-	char tmp[32];
-	int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v), k = 0;
-	for (int i = 0; i < n; i++) {
-		if (i && (n - i) % 3 == 0)
-			buf[k++] = ',';
-		buf[k++] = tmp[i];
-	}
-	buf[k] = 0;
-	return buf;
-}
 
 static const char *human(uint64_t v, char *buf)
 {
@@ -162,20 +150,20 @@ static void print_top(FILE *f, const char *title, struct heapsym *hs, const stru
 		site_text(&sb, hs, h, s->stack_id, 3);
 		switch (key) {
 		case HEAPSTATS_BY_BYTES:
-			fprintf(f, "  %14s bytes %5.1f%%  in %s allocations  %s\n", commas(s->bytes, b1),
-				pct(s->bytes, h->alloc_bytes), commas(s->allocs, b2), strbuf_str(&sb));
+			fprintf(f, "  %14s bytes %5.1f%%  in %s allocations  %s\n", humanize_count(s->bytes, b1, sizeof(b1)),
+				pct(s->bytes, h->alloc_bytes), humanize_count(s->allocs, b2, sizeof(b2)), strbuf_str(&sb));
 			break;
 		case HEAPSTATS_BY_COUNT:
-			fprintf(f, "  %14s allocations %5.1f%%  of %s bytes  %s\n", commas(s->allocs, b1),
-				pct(s->allocs, h->allocs), commas(s->bytes, b2), strbuf_str(&sb));
+			fprintf(f, "  %14s allocations %5.1f%%  of %s bytes  %s\n", humanize_count(s->allocs, b1, sizeof(b1)),
+				pct(s->allocs, h->allocs), humanize_count(s->bytes, b2, sizeof(b2)), strbuf_str(&sb));
 			break;
 		case HEAPSTATS_BY_PEAK:
-			fprintf(f, "  %14s bytes %5.1f%% of the peak  in %s blocks  %s\n", commas(s->peak_bytes, b1),
-				pct(s->peak_bytes, h->peak_bytes), commas(s->peak_count, b2), strbuf_str(&sb));
+			fprintf(f, "  %14s bytes %5.1f%% of the peak  in %s blocks  %s\n", humanize_count(s->peak_bytes, b1, sizeof(b1)),
+				pct(s->peak_bytes, h->peak_bytes), humanize_count(s->peak_count, b2, sizeof(b2)), strbuf_str(&sb));
 			break;
 		case HEAPSTATS_BY_TEMPORARY:
-			fprintf(f, "  %14s temporary %5.1f%%  of %s allocations  %s\n", commas(s->temporary, b1),
-				pct(s->temporary, s->allocs), commas(s->allocs, b2), strbuf_str(&sb));
+			fprintf(f, "  %14s temporary %5.1f%%  of %s allocations  %s\n", humanize_count(s->temporary, b1, sizeof(b1)),
+				pct(s->temporary, s->allocs), humanize_count(s->allocs, b2, sizeof(b2)), strbuf_str(&sb));
 			break;
 		case HEAPSTATS_BY_LEAKED:
 			break;
@@ -206,32 +194,32 @@ static void print_report(FILE *f, const struct heapopts *o, struct heapsym *hs, 
 	if (h->header.sample_bytes)
 		fprintf(f, "kiln heap: note: sampled, one sample per %u bytes on average\n", h->header.sample_bytes);
 	double secs = (double)dur / 1e6;
-	fprintf(f, "total:        %s allocations, %s bytes (%s)", commas(h->allocs, b1), commas(h->alloc_bytes, b2),
+	fprintf(f, "total:        %s allocations, %s bytes (%s)", humanize_count(h->allocs, b1, sizeof(b1)), humanize_count(h->alloc_bytes, b2, sizeof(b2)),
 		human(h->alloc_bytes, b3));
 	if (secs > 0)
 		fprintf(f, ", %.0f allocations/s", (double)h->allocs / secs);
 	fputc('\n', f);
 	if (h->mmaps)
-		fprintf(f, "              of which %s mmaps, %s bytes\n", commas(h->mmaps, b1), commas(h->mmap_bytes, b2));
-	fprintf(f, "frees:        %s; temporary allocations: %s (%.1f%%)\n", commas(h->frees, b1),
-		commas(h->temporary, b2), pct(h->temporary, h->allocs));
-	fprintf(f, "peak heap:    %s bytes (%s) in %s blocks at %s\n", commas(h->peak_bytes, b1),
-		human(h->peak_bytes, b2), commas(h->peak_count, b3), when(h->peak_time, b4));
-	fprintf(f, "at exit:      %s bytes in %s blocks not freed\n", commas(h->live_bytes, b1),
-		commas(h->live_count, b2));
+		fprintf(f, "              of which %s mmaps, %s bytes\n", humanize_count(h->mmaps, b1, sizeof(b1)), humanize_count(h->mmap_bytes, b2, sizeof(b2)));
+	fprintf(f, "frees:        %s; temporary allocations: %s (%.1f%%)\n", humanize_count(h->frees, b1, sizeof(b1)),
+		humanize_count(h->temporary, b2, sizeof(b2)), pct(h->temporary, h->allocs));
+	fprintf(f, "peak heap:    %s bytes (%s) in %s blocks at %s\n", humanize_count(h->peak_bytes, b1, sizeof(b1)),
+		human(h->peak_bytes, b2), humanize_count(h->peak_count, b3, sizeof(b3)), when(h->peak_time, b4));
+	fprintf(f, "at exit:      %s bytes in %s blocks not freed\n", humanize_count(h->live_bytes, b1, sizeof(b1)),
+		humanize_count(h->live_count, b2, sizeof(b2)));
 	if (h->rss_samples)
 		fprintf(f, "peak RSS:     %s at %s, live heap then %s (%.0f%% of RSS is not live heap)\n",
 			human(h->rss_max, b1), when(h->rss_max_time, b2), human(h->live_at_rss_max, b3),
 			100.0 - pct(h->live_at_rss_max, h->rss_max));
 	if (h->double_frees || h->unknown_frees)
-		fprintf(f, "bad frees:    %s double frees, %s frees of unknown pointers\n", commas(h->double_frees, b1),
-			commas(h->unknown_frees, b2));
+		fprintf(f, "bad frees:    %s double frees, %s frees of unknown pointers\n", humanize_count(h->double_frees, b1, sizeof(b1)),
+			humanize_count(h->unknown_frees, b2, sizeof(b2)));
 	if (o->top > 0) {
 		fputs("\nallocation sizes:\n", f);
 		for (int i = 0; i < HEAPSTATS_NBUCKETS; i++)
 			fprintf(f, "  %-22s %12s allocations %5.1f%%  %16s bytes\n", heapstats_bucket_names[i],
-				commas(h->bucket_count[i], b1), pct(h->bucket_count[i], h->allocs),
-				commas(h->bucket_bytes[i], b2));
+				humanize_count(h->bucket_count[i], b1, sizeof(b1)), pct(h->bucket_count[i], h->allocs),
+				humanize_count(h->bucket_bytes[i], b2, sizeof(b2)));
 		fputs("  powers of two:", f);
 		for (int i = 0; i < 65; i++)
 			if (h->pow2_count[i])
@@ -255,7 +243,7 @@ static void print_report(FILE *f, const struct heapopts *o, struct heapsym *hs, 
 			switch (fd[i].kind) {
 			case HEAPFIND_LOOP_LEAK:
 				fprintf(f, "  loop leak? the same stack leaked %llu blocks (%s bytes): %s\n",
-					(unsigned long long)fd[i].count, commas(fd[i].bytes, b1), strbuf_str(&sb));
+					(unsigned long long)fd[i].count, humanize_count(fd[i].bytes, b1, sizeof(b1)), strbuf_str(&sb));
 				break;
 			case HEAPFIND_EXP_GROWTH:
 				fprintf(f, "  exponential growth? the live heap grew 1.8x or more in each quarter of the run, to %s\n",
@@ -267,7 +255,7 @@ static void print_report(FILE *f, const struct heapopts *o, struct heapsym *hs, 
 				break;
 			case HEAPFIND_POOL:
 				fprintf(f, "  %s small allocations (%llu bytes on average); a pool or arena? %s\n",
-					commas(fd[i].count, b1), (unsigned long long)(fd[i].bytes / fd[i].count),
+					humanize_count(fd[i].count, b1, sizeof(b1)), (unsigned long long)(fd[i].bytes / fd[i].count),
 					strbuf_str(&sb));
 				break;
 			case HEAPFIND_STREAM:
@@ -363,13 +351,9 @@ static int write_json(const struct heapopts *o, struct heapsym *hs, const struct
  * definite or possible leaks (not suppressed) exist. */
 static int analyse(const struct heapopts *o, const char *trace, const char *what, bool *leaks_found)
 {
-	int fd = open(trace, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return cli_error("cannot open '%s': %s", trace, strerror(errno));
 	struct heapstats h;
 	struct diag d = {0};
-	int err = heapstats_analyze_fd(&h, fd, &d);
-	close(fd);
+	int err = heapstats_analyze_file(&h, trace, &d);
 	if (err) {
 		heapstats_release(&h);
 		return cli_error("%s: %s", trace, d.msg[0] ? d.msg : kiln_strerror(err));

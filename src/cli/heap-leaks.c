@@ -13,22 +13,10 @@
 #include "base/linereader.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
+#include "render/humanize.h"
 
 static const char *const kind_words[4] = {"still reachable", "possibly lost", "indirectly lost",
 					  "definitely lost"};
-
-static const char *commas(uint64_t v, char *buf)
-{
-	char tmp[32];
-	int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v), k = 0;
-	for (int i = 0; i < n; i++) {
-		if (i && (n - i) % 3 == 0)
-			buf[k++] = ',';
-		buf[k++] = tmp[i];
-	}
-	buf[k] = 0;
-	return buf;
-}
 
 /* ---- loading --------------------------------------------------------------- */
 
@@ -87,7 +75,7 @@ static void print_record(FILE *f, const struct heapleak_opts *o, struct heapsym 
 {
 	char b1[32], b2[32];
 	uint64_t c = heapleaks_site_count(l, h, s, k), b = heapleaks_site_bytes(l, h, s, k);
-	fprintf(f, "%s bytes in %s blocks are %s\n", commas(b, b1), commas(c, b2),
+	fprintf(f, "%s bytes in %s blocks are %s\n", humanize_count(b, b1, sizeof(b1)), humanize_count(c, b2, sizeof(b2)),
 		l->classified ? kind_words[k] : "not freed at exit");
 	struct heapframe fr[64];
 	size_t nf = hs ? heapsym_stack(hs, h, s->stack_id, fr, 64) : 0;
@@ -136,15 +124,15 @@ void heapleak_print(FILE *f, const struct heapleak_opts *o, struct heapsym *hs, 
 					     HT_LEAK_REACHABLE};
 		for (int i = 0; i < 4; i++) {
 			int k = order[i];
-			fprintf(f, "   %*s: %s bytes in %s blocks\n", 15, kind_words[k], commas(l->bytes[k], b1),
-				commas(l->count[k], b2));
+			fprintf(f, "   %*s: %s bytes in %s blocks\n", 15, kind_words[k], humanize_count(l->bytes[k], b1, sizeof(b1)),
+				humanize_count(l->count[k], b2, sizeof(b2)));
 		}
 	} else {
-		fprintf(f, "   not freed at exit: %s bytes in %s blocks\n", commas(l->bytes[3], b1),
-			commas(l->count[3], b2));
+		fprintf(f, "   not freed at exit: %s bytes in %s blocks\n", humanize_count(l->bytes[3], b1, sizeof(b1)),
+			humanize_count(l->count[3], b2, sizeof(b2)));
 		fputs("   (the trace has no leak scan, so these are not split into memcheck's kinds)\n", f);
 	}
-	fprintf(f, "        suppressed: %s bytes in %s blocks\n", commas(l->supp_bytes, b1), commas(l->supp_count, b2));
+	fprintf(f, "        suppressed: %s bytes in %s blocks\n", humanize_count(l->supp_bytes, b1, sizeof(b1)), humanize_count(l->supp_count, b2, sizeof(b2)));
 }
 
 void heapleak_json(struct strbuf *sb, const struct suppress *s, const struct heapstats *h,

@@ -221,16 +221,14 @@ static void heap_figures(const struct heapstats *h, struct heapsym *hs, const st
 static int write_heap(const struct run_record *r, struct runsummary *s)
 {
 	const char *trace = in_dir(r->dir, "heap.kht");
-	int fd = open(trace, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		cli_warn("no heap trace (%s): the target never started the heap tracker (a static binary, or "
-			 "it failed before main)", strerror(errno));
-		return EXIT_OK;
-	}
 	struct heapstats h;
 	struct diag d = {0};
-	int err = heapstats_analyze_fd(&h, fd, &d);
-	close(fd);
+	int err = heapstats_analyze_file(&h, trace, &d);
+	if (err == -ENOENT) {
+		cli_warn("no heap trace: the target never started the heap tracker (a static binary, or it "
+			 "failed before main)");
+		return EXIT_OK;
+	}
 	if (err) {
 		heapstats_release(&h);
 		return cli_error("%s: %s", in_dir(r->dir, "heap.kht"), d.msg[0] ? d.msg : kiln_strerror(err));

@@ -387,47 +387,73 @@ static int stop_sig;
 static struct sigaction stop_old;
 static int silent_blocked; /* threads that block every signal (the tracker's flush thread among them) */
 
+/* The process's other threads, from /proc/self/task, without allocating
+ * (getdents64 into a buffer of its own). */
+struct other_threads {
+	int fd, self;
+	long n, o;
+	char buf[4096];
+};
+
+static int other_threads_open(struct other_threads *it)
+{
+	it->self = (int)syscall(SYS_gettid);
+	it->n = it->o = 0;
+	it->fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return it->fd;
+}
+
+/* The next thread's tid, or 0 when there are no more (the fd is closed). */
+static int other_threads_next(struct other_threads *it)
+{
+	for (;;) {
+		if (it->o >= it->n) {
+			it->n = syscall(SYS_getdents64, it->fd, it->buf, sizeof it->buf);
+			it->o = 0;
+			if (it->n <= 0) {
+				close(it->fd);
+				it->fd = -1;
+				return 0;
+			}
+		}
+		struct linux_dirent64 *d = (struct linux_dirent64 *)(it->buf + it->o);
+		it->o += d->d_reclen;
+		int tid = 0;
+		for (const char *c = d->d_name; *c >= '0' && *c <= '9'; c++)
+			tid = tid * 10 + (*c - '0');
+		if (tid && tid != it->self)
+			return tid;
+	}
+}
+
 /* Signal every other thread once; new ones are listed on a second round. */
 static void stop_threads(void)
 {
-	int self = (int)syscall(SYS_gettid);
 	for (int round = 0; round < 2; round++) {
-		int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0)
+		struct other_threads it;
+		if (other_threads_open(&it) < 0)
 			return;
-		char buf[4096];
-		long n;
-		while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
-			for (long o = 0; o < n;) {
-				struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + o);
-				o += d->d_reclen;
-				int tid = 0;
-				for (const char *c = d->d_name; *c >= '0' && *c <= '9'; c++)
-					tid = tid * 10 + (*c - '0');
-				if (!tid || tid == self)
-					continue;
-				int k = atomic_load(&nslots), known = 0;
-				for (int i = 0; i < k && !known; i++)
-					known = slots[i].tid == tid;
-				if (known || k == MAX_THREADS)
-					continue;
-				struct tslot *s = &slots[k];
-				s->tid = tid;
-				int b = blocks_sig(tid, stop_sig);
-				atomic_store(&s->state, b ? T_SKIPPED : T_SENT);
-				atomic_store(&nslots, k + 1);
-				if (b == 2)
-					silent_blocked++;
-				else if (b == 1) {
-					char nb[24];
-					note("a thread blocks the stop signal, its whole stack is scanned: tid ",
-					     num(nb, (uint64_t)tid));
-				}
-				if (!b && syscall(SYS_tgkill, getpid(), tid, stop_sig) < 0)
-					atomic_store(&s->state, T_SKIPPED); /* gone */
+		for (int tid; (tid = other_threads_next(&it)) > 0;) {
+			int k = atomic_load(&nslots), known = 0;
+			for (int i = 0; i < k && !known; i++)
+				known = slots[i].tid == tid;
+			if (known || k == MAX_THREADS)
+				continue;
+			struct tslot *s = &slots[k];
+			s->tid = tid;
+			int b = blocks_sig(tid, stop_sig);
+			atomic_store(&s->state, b ? T_SKIPPED : T_SENT);
+			atomic_store(&nslots, k + 1);
+			if (b == 2)
+				silent_blocked++;
+			else if (b == 1) {
+				char nb[24];
+				note("a thread blocks the stop signal, its whole stack is scanned: tid ",
+				     num(nb, (uint64_t)tid));
 			}
+			if (!b && syscall(SYS_tgkill, getpid(), tid, stop_sig) < 0)
+				atomic_store(&s->state, T_SKIPPED); /* gone */
 		}
-		close(fd);
 	}
 	/* wait for the answers, about 100 ms at most */
 	uint64_t deadline = now_ns() + 100 * 1000000ull;
@@ -843,25 +869,12 @@ static int libc_freeres_off, cxx_freeres_off; /* KILN_HEAP_FREERES=0, KILN_HEAP_
  * then). */
 static int alone(void)
 {
-	int self = (int)syscall(SYS_gettid), others = 0, ok = 1;
-	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	struct other_threads it;
+	if (other_threads_open(&it) < 0)
 		return 0;
-	char buf[4096];
-	long n;
-	while (ok && (n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
-		for (long o = 0; o < n && ok;) {
-			struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + o);
-			o += d->d_reclen;
-			int tid = 0;
-			for (const char *c = d->d_name; *c >= '0' && *c <= '9'; c++)
-				tid = tid * 10 + (*c - '0');
-			if (!tid || tid == self)
-				continue;
-			ok = ++others <= 2 && blocks_sig(tid, SIGUSR1) == 2;
-		}
-	}
-	close(fd);
+	int others = 0, ok = 1;
+	for (int tid; (tid = other_threads_next(&it)) > 0;)
+		ok = ok && ++others <= 2 && blocks_sig(tid, SIGUSR1) == 2;
 	return ok;
 }
 

@@ -10,125 +10,92 @@
 "use strict";
 const path = require("path");
 const fs = require("fs");
-const os = require("os");
 
 const [pwDir, pageFile, shotFile, expectJson] = process.argv.slice(2);
 const expect = JSON.parse(expectJson);
-const { chromium } = require(pwDir);
+const { run } = require("./tap");
 
-let n = 0, failed = 0;
-function ok(cond, what, extra) {
-	n++;
-	if (cond) {
-		console.log(`ok ${n} - ${what}`);
-	} else {
-		failed++;
-		console.log(`not ok ${n} - ${what}`);
-		if (extra !== undefined) console.log(`# got: ${JSON.stringify(extra)}`);
-	}
-}
-
-(async () => {
-	const profile = fs.mkdtempSync(path.join(os.tmpdir(), "kiln-chromium-"));
-	const browser = await chromium.launchPersistentContext(profile, {
-		executablePath: "/usr/bin/chromium",
-		headless: true,
-		viewport: { width: 1320, height: 900 },
-		args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-			"--disable-background-networking", "--disable-component-update", "--disable-sync"],
+run(pwDir, { viewport: { width: 1320, height: 900 } }, async (browser, page, ok) => {
+	const errors = [], outside = [];
+	page.on("pageerror", (e) => errors.push(String(e)));
+	page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+	// every request the page (or a frame in it) makes: only the page
+	// itself and its data: URIs may be asked for
+	browser.on("request", (r) => {
+		const u = r.url();
+		if (!u.startsWith("data:") && u !== "file://" + path.resolve(pageFile))
+			outside.push(u);
 	});
-	try {
-		const page = browser.pages()[0] || await browser.newPage();
-		const errors = [], outside = [];
-		page.on("pageerror", (e) => errors.push(String(e)));
-		page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
-		// every request the page (or a frame in it) makes: only the page
-		// itself and its data: URIs may be asked for
-		browser.on("request", (r) => {
-			const u = r.url();
-			if (!u.startsWith("data:") && u !== "file://" + path.resolve(pageFile))
-				outside.push(u);
-		});
-		await page.goto("file://" + path.resolve(pageFile), { waitUntil: "load" });
+	await page.goto("file://" + path.resolve(pageFile), { waitUntil: "load" });
 
-		for (const id of expect.sections || []) {
-			const box = await page.$eval("#" + id, (e) => {
-				const r = e.getBoundingClientRect();
-				return { w: r.width, h: r.height };
-			}).catch(() => null);
-			ok(box && box.w > 100 && box.h > 20, `section #${id} is rendered`, box);
-		}
-		const body = await page.evaluate(() => document.body.innerText);
-		for (const t of expect.text || [])
-			ok(body.includes(t), `the page shows "${t}"`);
-
-		// every image (the charts) decoded
-		const images = await page.$$eval("img", (imgs) => imgs.map((i) => [i.alt, i.complete && i.naturalWidth > 0]));
-		ok(images.every((i) => i[1]), `${images.length} chart image(s) decoded`, images);
-
-		if (expect.verdicts) {
-			for (const [v, count] of Object.entries(expect.verdicts)) {
-				const got = await page.$$eval(`#verdicts .verdict.${v}`, (e) => e.length).catch(() => -1);
-				ok(got === count, `the verdict table shows ${count} ${v}`, got);
-			}
-			const fail = await page.$eval("#verdicts .verdict.fail", (e) => getComputedStyle(e).color).catch(() => "");
-			const pass = await page.$eval("#verdicts .verdict.pass", (e) => getComputedStyle(e).color).catch(() => "");
-			ok(fail && pass && fail !== pass, "pass and fail are told apart by colour", [pass, fail]);
-		}
-
-		if (expect.frame) {
-			// the flamegraph lives in an iframe whose document is the SVG
-			const handle = await page.waitForSelector("iframe.flame");
-			const frame = await handle.contentFrame();
-			await frame.waitForFunction(() => typeof kf !== "undefined" && kf.frames.length > 0, null, { timeout: 10000 });
-			// mark the widest frame of that name (playwright's :has and
-			// :text-matches selectors are too slow on big graphs)
-			// "*": the widest frame under 60% of the graph, whatever its name
-			const found = await frame.evaluate((name) => {
-				let best = null;
-				for (const r of kf.frames) {
-					const fits = name === "*" ? r.d > 0 && r.w < 0.6 * kiln_flame.total : r.name === name;
-					if (fits && (!best || r.w > best.w)) best = r;
-				}
-				if (best) best.el.id = "kiln-test-target";
-				return best !== null;
-			}, expect.frame);
-			ok(found, `the flamegraph has a frame ${expect.frame}`);
-			const rect = "#kiln-test-target > rect";
-			const label = await frame.$eval("#kiln-test-target", (g) => kf.frames[g.kfIndex].name);
-			const width = () => frame.$eval(rect, (r) => parseFloat(r.getAttribute("width")));
-			const full = await frame.evaluate(() => kiln_flame.width - 2 * kiln_flame.xpad);
-			const inner = await handle.evaluate((f) => f.clientWidth);
-			const drawn = await frame.evaluate(() => document.documentElement.getBoundingClientRect().width);
-			ok(inner > 600 && Math.abs(drawn - inner) < 2, "the flamegraph fills its frame's width", [drawn, inner]);
-			const before = await width();
-			await handle.scrollIntoViewIfNeeded();
-			await frame.click(rect);
-			const after = await width();
-			ok(before < full - 1 && Math.abs(after - full) < 0.5,
-				`clicking ${label} in the embedded flamegraph zooms it to the full width`, [before, after, full]);
-			const unzoom = await frame.$eval("#unzoom", (e) => !e.classList.contains("hide"));
-			ok(unzoom, "the flamegraph's Reset Zoom appears");
-			await frame.hover(rect);
-			const details = await frame.$eval("#details", (t) => t.textContent);
-			ok(details.includes(label), "hovering shows the frame's details", details);
-			const pct = await frame.evaluate((name) => search("^" + kf_regex_escape(name) + "$"), label);
-			ok(pct > 0, "search works inside the embedded flamegraph", pct);
-			await frame.evaluate(() => { reset_search(); unzoom(); });
-		}
-
-		await page.screenshot({ path: shotFile, fullPage: true });
-		ok(fs.existsSync(shotFile) && fs.statSync(shotFile).size > 10000, "screenshot saved", shotFile);
-		ok(errors.length === 0, "no script or console errors", errors);
-		ok(outside.length === 0, "no request leaves the page", outside);
-	} finally {
-		await browser.close();
-		fs.rmSync(profile, { recursive: true, force: true });
+	for (const id of expect.sections || []) {
+		const box = await page.$eval("#" + id, (e) => {
+			const r = e.getBoundingClientRect();
+			return { w: r.width, h: r.height };
+		}).catch(() => null);
+		ok(box && box.w > 100 && box.h > 20, `section #${id} is rendered`, box);
 	}
-	console.log(`1..${n}`);
-	process.exit(failed ? 1 : 0);
-})().catch((e) => {
-	console.log(`not ok ${n + 1} - browser run failed: ${String(e).split("\n")[0]}`);
-	console.log(`1..${n + 1}`);
-	process.exit(1);
+	const body = await page.evaluate(() => document.body.innerText);
+	for (const t of expect.text || [])
+		ok(body.includes(t), `the page shows "${t}"`);
+
+	// every image (the charts) decoded
+	const images = await page.$$eval("img", (imgs) => imgs.map((i) => [i.alt, i.complete && i.naturalWidth > 0]));
+	ok(images.every((i) => i[1]), `${images.length} chart image(s) decoded`, images);
+
+	if (expect.verdicts) {
+		for (const [v, count] of Object.entries(expect.verdicts)) {
+			const got = await page.$$eval(`#verdicts .verdict.${v}`, (e) => e.length).catch(() => -1);
+			ok(got === count, `the verdict table shows ${count} ${v}`, got);
+		}
+		const fail = await page.$eval("#verdicts .verdict.fail", (e) => getComputedStyle(e).color).catch(() => "");
+		const pass = await page.$eval("#verdicts .verdict.pass", (e) => getComputedStyle(e).color).catch(() => "");
+		ok(fail && pass && fail !== pass, "pass and fail are told apart by colour", [pass, fail]);
+	}
+
+	if (expect.frame) {
+		// the flamegraph lives in an iframe whose document is the SVG
+		const handle = await page.waitForSelector("iframe.flame");
+		const frame = await handle.contentFrame();
+		await frame.waitForFunction(() => typeof kf !== "undefined" && kf.frames.length > 0, null, { timeout: 10000 });
+		// mark the widest frame of that name (playwright's :has and
+		// :text-matches selectors are too slow on big graphs)
+		// "*": the widest frame under 60% of the graph, whatever its name
+		const found = await frame.evaluate((name) => {
+			let best = null;
+			for (const r of kf.frames) {
+				const fits = name === "*" ? r.d > 0 && r.w < 0.6 * kiln_flame.total : r.name === name;
+				if (fits && (!best || r.w > best.w)) best = r;
+			}
+			if (best) best.el.id = "kiln-test-target";
+			return best !== null;
+		}, expect.frame);
+		ok(found, `the flamegraph has a frame ${expect.frame}`);
+		const rect = "#kiln-test-target > rect";
+		const label = await frame.$eval("#kiln-test-target", (g) => kf.frames[g.kfIndex].name);
+		const width = () => frame.$eval(rect, (r) => parseFloat(r.getAttribute("width")));
+		const full = await frame.evaluate(() => kiln_flame.width - 2 * kiln_flame.xpad);
+		const inner = await handle.evaluate((f) => f.clientWidth);
+		const drawn = await frame.evaluate(() => document.documentElement.getBoundingClientRect().width);
+		ok(inner > 600 && Math.abs(drawn - inner) < 2, "the flamegraph fills its frame's width", [drawn, inner]);
+		const before = await width();
+		await handle.scrollIntoViewIfNeeded();
+		await frame.click(rect);
+		const after = await width();
+		ok(before < full - 1 && Math.abs(after - full) < 0.5,
+			`clicking ${label} in the embedded flamegraph zooms it to the full width`, [before, after, full]);
+		const unzoom = await frame.$eval("#unzoom", (e) => !e.classList.contains("hide"));
+		ok(unzoom, "the flamegraph's Reset Zoom appears");
+		await frame.hover(rect);
+		const details = await frame.$eval("#details", (t) => t.textContent);
+		ok(details.includes(label), "hovering shows the frame's details", details);
+		const pct = await frame.evaluate((name) => search("^" + kf_regex_escape(name) + "$"), label);
+		ok(pct > 0, "search works inside the embedded flamegraph", pct);
+		await frame.evaluate(() => { reset_search(); unzoom(); });
+	}
+
+	await page.screenshot({ path: shotFile, fullPage: true });
+	ok(fs.existsSync(shotFile) && fs.statSync(shotFile).size > 10000, "screenshot saved", shotFile);
+	ok(errors.length === 0, "no script or console errors", errors);
+	ok(outside.length === 0, "no request leaves the page", outside);
 });
