@@ -24,6 +24,7 @@ uint64_t kh_sample_bytes;
 int kh_agent;
 _Atomic int kh_agent_nosample;
 _Atomic int kh_agent_on;
+_Atomic uint8_t *_Atomic kh_agent_filter;
 int kh_trace_mmap;
 uint64_t kh_start_ns;
 static int follow;
@@ -142,11 +143,32 @@ static void warn(const char *what, int err)
 	kh_say(parts, sizeof parts / sizeof *parts);
 }
 
+/* Agent mode: the hot paths' switches (see hooks.c). The filter counters
+ * of NULL and of the bootstrap pool are pinned first (saturated, so never
+ * cleared): free() of those always leaves its fast path. */
+static void agent_on(void)
+{
+	_Atomic uint8_t *f = kh_live_filter;
+	if (f) {
+		atomic_store_explicit(&f[liveset_filter_index(0)], 255, memory_order_relaxed);
+		for (uintptr_t p = (uintptr_t)kh_boot_pool; p < (uintptr_t)kh_boot_pool + BOOT_POOL; p += 64)
+			atomic_store_explicit(&f[liveset_filter_index(p)], 255, memory_order_relaxed);
+		atomic_store(&kh_agent_filter, f);
+	}
+	atomic_store(&kh_agent_on, 1);
+}
+
+static void agent_off(void)
+{
+	atomic_store(&kh_agent_filter, NULL);
+	atomic_store(&kh_agent_on, 0);
+}
+
 void kh_fail(const char *what, int err)
 {
 	int e = errno;
 	int on = KH_ON;
-	atomic_store(&kh_agent_on, 0);
+	agent_off();
 	atomic_compare_exchange_strong(&kh_state, &on, KH_OFF);
 	if (!atomic_exchange(&warned, 1))
 		warn(what, err);
@@ -187,7 +209,7 @@ static void start(int followed)
 	if (kh_agent) {
 		/* no trace: the module scan only finds the library's own code */
 		atomic_store(&kh_state, KH_ON);
-		atomic_store(&kh_agent_on, 1);
+		agent_on();
 		modules_scan();
 		return;
 	}
@@ -428,7 +450,7 @@ void kh_agent_set_rate(uint64_t rate)
 
 void kh_disable(void)
 {
-	atomic_store(&kh_agent_on, 0);
+	agent_off();
 	atomic_store(&kh_state, KH_OFF);
 }
 

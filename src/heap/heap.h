@@ -19,7 +19,15 @@
 /* ---- guard.c: per-thread state and small locks ---- */
 struct tbuf;
 struct kh_thread {
-	int guard;          /* >0 while inside the tracker: nested calls pass through */
+	/* gate == KC_ON exactly when guard == 0 and count_state == KC_ON: the
+	 * agent's fast paths test both with one compare */
+	union {
+		struct {
+			int count_state; /* enum kh_count_state: counts registered for readers? */
+			int guard;       /* >0 while inside the tracker: nested calls pass through */
+		};
+		uint64_t gate;
+	};
 	int in_liveset;     /* a liveset shard lock is held: skip the liveset too */
 	int exited;         /* the thread's key destructor ran: events go to the meta stream */
 	int announced;      /* HT_THREAD written for this thread */
@@ -31,7 +39,6 @@ struct kh_thread {
 	/* agent mode (libkiln.so) only */
 	uint32_t tag_root;  /* stack trie node of the current kiln_tag_push tag; 0: none */
 	int ignored;        /* an agent thread: guard held for good (agent_heap_thread_ignore) */
-	int count_state;    /* enum kh_count_state: counts registered for readers? */
 	/* exact allocation counters: written by their thread only, with plain
 	 * one-instruction increments; read by others with relaxed atomic loads
 	 * (aligned 64-bit stores do not tear on x86-64); see counters.c */
@@ -110,6 +117,10 @@ extern _Atomic int kh_agent_nosample HIDDEN; /* agent mode, rate 0: counters onl
 /* agent mode and kh_state == KH_ON, in one word for the hot path: set when
  * tracking starts, cleared by kh_fail and kh_disable */
 extern _Atomic int kh_agent_on HIDDEN;
+/* The liveset's filter while kh_agent_on (NULL otherwise): free()'s fast
+ * path needs no other global. NULL's counter and the bootstrap pool's are
+ * pinned in it, so free(NULL) and a free of a pool block leave that path. */
+extern _Atomic uint8_t *_Atomic kh_agent_filter HIDDEN;
 #define KH_AGENT_DEFAULT_RATE (512 * 1024)
 /* Sets the agent's sampling period (0: no samples); takes effect at each
  * thread's next sampling point. */
@@ -132,6 +143,12 @@ void kh_disable(void) HIDDEN;
 #define KH_SIZE_BUCKETS 16
 #define KH_RAW_BUCKETS 64
 enum kh_count_state { KC_NONE, KC_ON, KC_BUSY, KC_RETIRED };
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "kh_thread.gate packs count_state in its low half");
+/* This thread is outside the tracker and its counters are listed. */
+static inline int kh_gate_open(void)
+{
+	return kh_self.gate == KC_ON;
+}
 /* Raw bucket b counts sizes s with floor(log2((s - 1) | 15)) == b: powers
  * of two, 3 (up to 16 B) to 63, folded by counters_sum into the reported
  * histogram (16 B, 64 B, ... 4 GiB, +Inf: powers of 4). Size 0 lands in 63

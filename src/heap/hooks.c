@@ -135,8 +135,7 @@ static inline __attribute__((always_inline)) void after_alloc_at(int m, void *p,
  * holds the caller's rbp and return address */
 #define after_alloc(m, p, size) after_alloc_at(m, p, size, __builtin_frame_address(0))
 
-/* Agent mode, tracking on, outside the tracker: the common case there,
- * tested first so that malloc and free need little more than the real call. */
+/* Agent mode, tracking on, outside the tracker. */
 static inline int agent_fast(void)
 {
 	return atomic_load_explicit(&kh_agent_on, memory_order_relaxed) && !kh_self.guard;
@@ -152,18 +151,26 @@ static __attribute__((noinline)) void *malloc_other(size_t size)
 	return p;
 }
 
-/* Agent mode: an allocation at this thread's sampling point. */
+/* Agent mode: an allocation at this thread's sampling point. Only here is
+ * the agent's switch read: a thread whose gate is open counts on after
+ * kh_disable (a harmless few increments) but samples no more. */
 static __attribute__((noinline)) void *malloc_point(size_t size)
 {
 	void *p = kh_real.malloc(size);
-	if (p)
+	if (!atomic_load_explicit(&kh_agent_on, memory_order_relaxed))
+		kh_self.sample_left = INT64_MAX / 2;
+	else if (p)
 		agent_point(p, size, __builtin_frame_address(0));
 	return p;
 }
 
+/* The common case of agent mode (the gate open: a listed thread outside
+ * the tracker) is counted inline and ends in a tail call to the real
+ * function. Everything else, the tracker of libkiln-heap.so included (its
+ * threads' counters are never listed), goes through malloc_other. */
 EXPORT void *malloc(size_t size)
 {
-	if (!agent_fast())
+	if (__builtin_expect(!kh_gate_open(), 0))
 		return malloc_other(size); /* tail calls, all three */
 	if (__builtin_expect(agent_count_alloc(size), 0))
 		return malloc_point(size);
@@ -182,18 +189,6 @@ static __attribute__((noinline)) void free_tracked(void *p, int m)
 	kh_real.free(p);
 }
 
-static __attribute__((noinline)) void free_other(void *p)
-{
-	int m = mode();
-	if (m == BOOT)
-		return;
-	if (m != PASS) {
-		free_tracked(p, m);
-		return;
-	}
-	kh_real.free(p);
-}
-
 /* Agent mode: a free whose thread's counters are not on the list. */
 static __attribute__((noinline)) void free_unlisted(void *p)
 {
@@ -204,24 +199,50 @@ static __attribute__((noinline)) void free_unlisted(void *p)
 		kh_real.free(p);
 }
 
-EXPORT void free(void *p)
+static __attribute__((noinline)) void free_other(void *p)
 {
 	if (!p || boot_owns(p))
 		return;
-	/* tail calls, all four */
-	if (!agent_fast()) {
-		free_other(p);
-		return;
-	}
-	if (__builtin_expect(kh_self.count_state != KC_ON, 0)) {
+	if (agent_fast()) {
 		free_unlisted(p);
 		return;
 	}
+	int m = mode();
+	if (m == BOOT)
+		return;
+	if (m != PASS) {
+		free_tracked(p, m);
+		return;
+	}
+	kh_real.free(p);
+}
+
+/* Agent mode: the filter says p may be a live sample, or p is NULL or a
+ * pool block (their filter counters are pinned). */
+static __attribute__((noinline)) void free_maybe_sampled(void *p)
+{
+	if (!p || boot_owns(p))
+		return;
 	kh_self.counts.frees++;
-	if (liveset_maybe((uintptr_t)p))
-		free_tracked(p, TRACK);
-	else
-		kh_real.free(p); /* not a live sample: nothing to do */
+	free_tracked(p, TRACK);
+}
+
+/* Agent mode's common case (gate open, filter published) costs one filter
+ * load and a count; everything else leaves it. */
+EXPORT void free(void *p)
+{
+	_Atomic uint8_t *f = atomic_load_explicit(&kh_agent_filter, memory_order_relaxed);
+	/* tail calls, all three */
+	if (__builtin_expect(!kh_gate_open() || !f, 0)) {
+		free_other(p);
+		return;
+	}
+	if (atomic_load_explicit(&f[liveset_filter_index((uintptr_t)p)], memory_order_relaxed)) {
+		free_maybe_sampled(p);
+		return;
+	}
+	kh_self.counts.frees++;
+	kh_real.free(p); /* not a live sample: nothing to do */
 }
 
 EXPORT void *calloc(size_t n, size_t size)

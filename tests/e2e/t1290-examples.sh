@@ -32,7 +32,7 @@ start_server() {
 	return 1
 }
 # running PID: true while PID is neither gone nor a zombie
-running() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" != Z ]; }
+running() { local st; st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) && [ -n "$st" ] && [ "${st:0:1}" != Z ]; }
 # stop PID SECONDS: SIGINT, then the exit status (124 when still running
 # after SECONDS: then it is killed)
 stop() {
