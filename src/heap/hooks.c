@@ -151,17 +151,22 @@ static __attribute__((noinline)) void *malloc_other(size_t size)
 	return p;
 }
 
-/* Agent mode: an allocation at this thread's sampling point. Only here is
- * the agent's switch read: a thread whose gate is open counts on after
- * kh_disable (a harmless few increments) but samples no more. */
-static __attribute__((noinline)) void *malloc_point(size_t size)
+/* Agent mode: block p of size bytes came at this thread's sampling point.
+ * Only here do the fast paths read the agent's switch: a thread whose gate
+ * is open counts on after kh_disable (a harmless few increments) but
+ * samples no more. */
+static inline __attribute__((always_inline)) void *at_point(void *p, size_t size, void *frame)
 {
-	void *p = kh_real.malloc(size);
 	if (!atomic_load_explicit(&kh_agent_on, memory_order_relaxed))
 		kh_self.sample_left = INT64_MAX / 2;
 	else if (p)
-		agent_point(p, size, __builtin_frame_address(0));
+		agent_point(p, size, frame);
 	return p;
+}
+
+static __attribute__((noinline)) void *malloc_point(size_t size)
+{
+	return at_point(kh_real.malloc(size), size, __builtin_frame_address(0));
 }
 
 /* The common case of agent mode (the gate open: a listed thread outside
@@ -245,7 +250,7 @@ EXPORT void free(void *p)
 	kh_real.free(p); /* not a live sample: nothing to do */
 }
 
-EXPORT void *calloc(size_t n, size_t size)
+static __attribute__((noinline)) void *calloc_other(size_t n, size_t size)
 {
 	int m = mode();
 	if (m == BOOT) {
@@ -259,6 +264,22 @@ EXPORT void *calloc(size_t n, size_t size)
 	void *p = kh_real.calloc(n, size);
 	after_alloc(m, p, n * size);
 	return p;
+}
+
+static __attribute__((noinline)) void *calloc_point(size_t n, size_t size)
+{
+	return at_point(kh_real.calloc(n, size), n * size, __builtin_frame_address(0));
+}
+
+/* As malloc; a product that overflows leaves for the real calloc's ENOMEM. */
+EXPORT void *calloc(size_t n, size_t size)
+{
+	size_t total;
+	if (__builtin_expect(!kh_gate_open() || __builtin_mul_overflow(n, size, &total), 0))
+		return calloc_other(n, size);
+	if (__builtin_expect(agent_count_alloc(total), 0))
+		return calloc_point(n, size);
+	return kh_real.calloc(n, size);
 }
 
 static void *from_boot(void *p, size_t size)

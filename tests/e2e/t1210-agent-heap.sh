@@ -9,7 +9,7 @@ AGENT_LIB=${LIBKILN:-$OUTDIR/libkiln.so}
 AGENT_TESTS=${AGENT_TESTS_DIR:-$OUTDIR/agent-tests}
 [ -f "$AGENT_LIB" ] || skip_all "no $AGENT_LIB (build libkiln.so first)"
 [ -x "$AGENT_TESTS/heapsample-test" ] || skip_all "no $AGENT_TESTS/heapsample-test (make agent-heap-tests)"
-plan 25
+plan 26
 
 MIB=1048576
 # run NAME ARG [ENV...]: the test program under the agent, dump in $TMP/NAME
@@ -186,5 +186,22 @@ if [ -x "$AGENT_TESTS/heapsample-linked" ]; then
 	fi
 else
 	skip "no heapsample-linked"
+fi
+
+# the hooks' edge cases (free(NULL), realloc to 0, huge and overflowing
+# requests, errno after each): results as without the agent, with every
+# call sampled (rate 1) and with the default rate
+EDGE=${HEAP_TESTS:-$OUTDIR/heap-tests}/heap-edge
+if [ -x "$EDGE" ]; then
+	"$EDGE" >"$TMP/edge0" 2>&1; rc0=$?
+	env LD_PRELOAD="$AGENT_LIB" KILN_AGENT_HEAP_RATE=1 "$EDGE" >"$TMP/edge1" 2>&1; rc1=$?
+	env LD_PRELOAD="$AGENT_LIB" "$EDGE" >"$TMP/edge2" 2>&1; rc2=$?
+	if [ -s "$TMP/edge0" ] && [ "$rc0$rc1$rc2" = 000 ] && cmp -s "$TMP/edge0" "$TMP/edge1" && cmp -s "$TMP/edge0" "$TMP/edge2"; then
+		ok "heap-edge: results and errno as without the agent, sampled or not"
+	else
+		not_ok "heap-edge under the agent: exit $rc0/$rc1/$rc2"; diag "$(diff "$TMP/edge0" "$TMP/edge1"; diff "$TMP/edge0" "$TMP/edge2")"
+	fi
+else
+	skip "no $EDGE"
 fi
 done_testing
