@@ -336,9 +336,30 @@ static void *re(void *p, size_t n, size_t size)
 	return q;
 }
 
+/* Agent mode: a realloc whose new block came at this thread's sampling
+ * point; tail-called, so its frame holds the host's return address. */
+static __attribute__((noinline)) void *realloc_point(void *q, size_t size)
+{
+	return at_point(q, size, __builtin_frame_address(0));
+}
+
+/* Agent mode's common case, as free()'s: the old block is no live sample
+ * (nor NULL nor a pool block, whose filter counters are pinned), so the
+ * call is counted as re() counts it (a free when the old block went, an
+ * allocation unless the size is 0) around the real one. */
 EXPORT void *realloc(void *p, size_t size)
 {
-	return re(p, size, 1);
+	_Atomic uint8_t *f = atomic_load_explicit(&kh_agent_filter, memory_order_relaxed);
+	if (__builtin_expect(!kh_gate_open() || !f ||
+				     atomic_load_explicit(&f[liveset_filter_index((uintptr_t)p)], memory_order_relaxed),
+			     0))
+		return re(p, size, 1);
+	void *q = kh_real.realloc(p, size);
+	if (q || !size)
+		kh_self.counts.frees++;
+	if (size && __builtin_expect(agent_count_alloc(size), 0))
+		return realloc_point(q, size);
+	return q;
 }
 
 EXPORT void *reallocarray(void *p, size_t n, size_t size)

@@ -2,7 +2,8 @@
  * 200 MiB in 4 KiB blocks freed in site_a (tag alpha), 50 MiB in site_b
  * (beta, a second thread), 64 MiB kept live in site_c (gamma inside outer),
  * 3 x 20 MiB freed in site_d. With 0 only the rest (thread, tags), so the
- * counters differ by 80387 allocations and 64003 frees. No stdio. */
+ * counters differ by 80387 allocations and 64003 frees. With 2, 0 and
+ * site_e's reallocs: 16 allocations and 16 frees more than 0. No stdio. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -72,6 +73,27 @@ __attribute__((noinline)) static void site_d(void)
 	}
 }
 
+/* A block grown by realloc from 1 KiB to 16 MiB (14 calls: each counts an
+ * allocation and a free), freed; then realloc(NULL, 100), an allocation
+ * only, and realloc(p, 0), a free only. 16 allocations of 33,553,508
+ * bytes, 16 frees. */
+__attribute__((noinline)) static void site_e(void)
+{
+	char *p = malloc(1024);
+	for (size_t size = 2048; p && size <= 16 * MIB; size *= 2) {
+		char *q = realloc(p, size);
+		if (!q)
+			break;
+		p = q;
+		p[size - 1] = 5;
+	}
+	sink = p;
+	free(p);
+	p = realloc(NULL, 100);
+	sink = p;
+	sink = realloc(p, 0);
+}
+
 static void *thread_b(void *arg)
 {
 	(void)arg;
@@ -101,5 +123,7 @@ int main(int argc, char **argv)
 	pop();
 	if (work)
 		site_d();
+	if (argc > 1 && argv[1][0] == '2')
+		site_e();
 	return 0;
 }

@@ -9,7 +9,7 @@ AGENT_LIB=${LIBKILN:-$OUTDIR/libkiln.so}
 AGENT_TESTS=${AGENT_TESTS_DIR:-$OUTDIR/agent-tests}
 [ -f "$AGENT_LIB" ] || skip_all "no $AGENT_LIB (build libkiln.so first)"
 [ -x "$AGENT_TESTS/heapsample-test" ] || skip_all "no $AGENT_TESTS/heapsample-test (make agent-heap-tests)"
-plan 26
+plan 27
 
 MIB=1048576
 # run NAME ARG [ENV...]: the test program under the agent, dump in $TMP/NAME
@@ -187,6 +187,16 @@ if [ -x "$AGENT_TESTS/heapsample-linked" ]; then
 else
 	skip "no heapsample-linked"
 fi
+
+# realloc: each call that moves a block counts a free and an allocation;
+# realloc(NULL, n) an allocation, realloc(p, 0) a free (site_e)
+run realloc 2 KILN_AGENT_HEAP_RATE=65536
+run base1 0 KILN_AGENT_HEAP_RATE=65536
+da=$(( $(total realloc alloc_count) - $(total base1 alloc_count) ))
+df=$(( $(total realloc free_count) - $(total base1 free_count) ))
+db=$(( $(total realloc alloc_bytes) - $(total base1 alloc_bytes) ))
+if [ "$da/$df/$db" = 16/16/33553508 ]; then ok "realloc: 16 allocations of 33553508 bytes and 16 frees, exactly"
+else not_ok "realloc counts: $da allocations, $df frees, $db bytes; want 16, 16, 33553508"; diag "$(cat "$TMP/realloc.pb.gz.totals")"; fi
 
 # the hooks' edge cases (free(NULL), realloc to 0, huge and overflowing
 # requests, errno after each): results as without the agent, with every
