@@ -317,11 +317,20 @@ struct unwind_frame {
 	uint8_t check_bp;      /* a repeat of the walk compares the rbp it read (its caller's matters) */
 };
 
+/* What a repeat of the walk checks at a memo frame: the two words read on
+ * the step to its caller (an address whose word needs no check points at
+ * a constant 0), as they were. */
+struct unwind_check {
+	uint64_t ra_at, ra, bp_at, bp;
+};
+
 /* A thread's caches, kept with its buffer (buffer.c): the previous walk,
- * root first (the next walk of a thread mostly repeats its root side), a
- * stage for a walk's fresh frames, the hashed rules and stack ids. */
+ * root first (the next walk of a thread mostly repeats its root side), its
+ * checks, a stage for a walk's fresh frames, the hashed rules and stack
+ * ids. */
 struct kh_caches {
 	struct unwind_frame memo[UNWIND_MEMO];
+	struct unwind_check check[UNWIND_MEMO];
 	struct unwind_frame stage[UNWIND_MEMO];
 	uint32_t memo_n, memo_root;
 	uint32_t memo_own;  /* the memo's last frame is the walker's own (not reported) */

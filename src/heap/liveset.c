@@ -124,6 +124,34 @@ static size_t table_bytes(uint32_t groups)
 	return (size_t)groups * GROUP * (sizeof(struct slot) + 1);
 }
 
+/* Tables a rehash let go, by size (log2 of their groups), kept for the
+ * next shard that grows to that size: a heap fills its address regions one
+ * after another, so each shard's growth passes through the sizes the
+ * previous one left, and a kept table's pages are already mapped in (no
+ * page fault, no zeroing). Taken under table_pool_lock, after a shard's. */
+static atomic_int table_pool_lock;
+static void *table_pool[32];
+
+static void *table_get(uint32_t groups)
+{
+	unsigned c = (unsigned)__builtin_ctz(groups);
+	spin_lock(&table_pool_lock);
+	void *mem = table_pool[c];
+	if (mem)
+		memcpy(&table_pool[c], mem, sizeof mem);
+	spin_unlock(&table_pool_lock);
+	return mem ? mem : heap_map(table_bytes(groups));
+}
+
+static void table_put(void *mem, uint32_t groups)
+{
+	unsigned c = (unsigned)__builtin_ctz(groups);
+	spin_lock(&table_pool_lock);
+	memcpy(mem, &table_pool[c], sizeof mem); /* the next kept table */
+	table_pool[c] = mem;
+	spin_unlock(&table_pool_lock);
+}
+
 /* A free slot for hash h in a table with no tombstone to reuse (a rehash). */
 static uint32_t free_slot(const uint8_t *ctrl, uint32_t gmask, uint64_t h)
 {
@@ -141,7 +169,7 @@ static int rehash(struct shard *s)
 	uint32_t groups = s->ctrl ? s->gmask + 1 : MIN_GROUPS;
 	if (s->ctrl && (s->count + 1) * 4 > groups * GROUP)
 		groups *= 2;
-	uint8_t *mem = heap_map(table_bytes(groups));
+	uint8_t *mem = table_get(groups);
 	if (!mem)
 		return -1;
 	struct slot *slots = (struct slot *)mem;
@@ -156,7 +184,7 @@ static int rehash(struct shard *s)
 		slots[j] = s->slots[i];
 	}
 	if (s->ctrl)
-		heap_unmap(s->slots, table_bytes(s->gmask + 1));
+		table_put(s->slots, s->gmask + 1);
 	s->slots = slots;
 	s->ctrl = ctrl;
 	s->gmask = groups - 1;
@@ -269,10 +297,12 @@ void liveset_fork_lock(void)
 {
 	for (int i = 0; i < SHARDS; i++)
 		spin_lock(&shards[i].lock);
+	spin_lock(&table_pool_lock);
 }
 
 void liveset_fork_unlock(void)
 {
+	spin_unlock(&table_pool_lock);
 	for (int i = 0; i < SHARDS; i++)
 		spin_unlock(&shards[i].lock);
 }
@@ -304,6 +334,7 @@ int liveset_trylock_all(void)
 			kh_yield();
 		}
 	}
+	spin_lock(&table_pool_lock); /* held only for a pop or a push */
 	return 0;
 }
 

@@ -491,6 +491,24 @@ static inline const struct unwind_rule *rule_lookup(struct kh_caches *c, uint64_
 	return &set[0];
 }
 
+/* A word that reads 0, for the checks that have nothing to read. */
+static const uint64_t check_none;
+
+/* Frame f's check, from f and its caller (NULL for the memo's first
+ * frame): the root's end by its rule reads nothing; the end by a 0 return
+ * address reads that 0; any other frame its caller's return address and,
+ * where the walk from its caller on depends on it, the caller's rbp. (The
+ * first frame of a walk cut short is no end: the memo is emptied then.) */
+static inline void set_check(struct unwind_check *q, const struct unwind_frame *f,
+			     const struct unwind_frame *caller)
+{
+	uint64_t none = (uint64_t)(uintptr_t)&check_none;
+	q->ra_at = f->end == END_RULE ? none : f->ra_at;
+	q->ra = f->end || !caller ? 0 : caller->pc + 1;
+	q->bp_at = f->check_bp ? f->bp_at : none;
+	q->bp = f->check_bp ? caller->bp : 0;
+}
+
 __attribute__((noinline)) int unwind_walk(struct kh_caches *c, uint32_t *fresh)
 {
 	uint64_t pc, sp, bp;
@@ -541,25 +559,13 @@ __attribute__((noinline)) int unwind_walk(struct kh_caches *c, uint32_t *fresh)
 			 * its way to the root (a caller's rbp where it matters).
 			 * Its addresses lie above this frame's sp and were checked
 			 * against the same stack top. */
-			int j = mi, same;
-			for (;; j--) {
-				const struct unwind_frame *f = &m[j];
-				if (f->end == END_RULE) {
-					same = 1;
+			int j = mi;
+			const struct unwind_check *chk = &c->check[j];
+			for (; j >= 0; j--, chk--)
+				if ((*(const uint64_t *)(uintptr_t)chk->ra_at ^ chk->ra) |
+				    (*(const uint64_t *)(uintptr_t)chk->bp_at ^ chk->bp))
 					break;
-				}
-				uint64_t ra = *(const uint64_t *)(uintptr_t)f->ra_at;
-				if (f->end) { /* END_ZERO */
-					same = ra == 0;
-					break;
-				}
-				if (ra != m[j - 1].pc + 1 ||
-				    (f->check_bp && *(const uint64_t *)(uintptr_t)f->bp_at != m[j - 1].bp)) {
-					same = 0;
-					break;
-				}
-			}
-			if (same) {
+			if (j < 0) {
 				joined = mi;
 				break;
 			}
@@ -622,10 +628,11 @@ __attribute__((noinline)) int unwind_walk(struct kh_caches *c, uint32_t *fresh)
 	/* the fresh frames go after the shared ones, root first */
 	int base = joined + 1;
 	for (int x = base; x < base + k; x++) {
-		m[x] = st[base + k - 1 - x];
-		m[x].bp_matters = m[x].end != END_RULE &&
-				  (m[x].uses_bp || (!m[x].bp_at && x > 0 && m[x - 1].bp_matters));
-		m[x].check_bp = m[x].bp_at && x > 0 && m[x - 1].bp_matters;
+		struct unwind_frame *f = &m[x];
+		*f = st[base + k - 1 - x];
+		f->bp_matters = f->end != END_RULE && (f->uses_bp || (!f->bp_at && x > 0 && f[-1].bp_matters));
+		f->check_bp = f->bp_at && x > 0 && f[-1].bp_matters;
+		set_check(&c->check[x], f, x > 0 ? f - 1 : NULL);
 	}
 	c->memo_n = (uint32_t)(base + k);
 	c->memo_own = (uint32_t)own;
