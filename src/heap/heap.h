@@ -383,14 +383,17 @@ int liveset_insert(uintptr_t p, const struct live *v, struct live *old) HIDDEN;
  * freed before (double free), 0 when unknown. */
 int liveset_remove(uintptr_t p, struct live *out) HIDDEN;
 /* Sampled mode's filter: 0 means p is surely not live. Its counters are
- * indexed by address bits (64-byte granules, 64 MiB windows folded in), so
- * the frees of a program's busy heap touch few cache lines (a byte per 64
- * bytes of heap), not one random line each. */
+ * indexed by address bits (64-byte granules in 64 MiB windows), so the
+ * frees of a program's busy heap touch few cache lines (a byte per 64 bytes
+ * of heap), not one random line each. Addresses 64 MiB apart share a
+ * counter (glibc's thread arenas among them): with live samples a few
+ * thousand at most, a free takes the slow path for nothing about once in a
+ * few hundred calls at worst, and the index costs free() three instructions. */
 #define FILTER_BITS 20
 extern _Atomic uint8_t *kh_live_filter HIDDEN;
 static inline uint32_t liveset_filter_index(uintptr_t p)
 {
-	return (uint32_t)((p >> 6) ^ (p >> 26)) & ((1u << FILTER_BITS) - 1);
+	return (uint32_t)(p >> 6) & ((1u << FILTER_BITS) - 1);
 }
 static inline int liveset_maybe(uintptr_t p)
 {
