@@ -50,6 +50,38 @@ void cli_warn(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+int cli_parse_seconds(const char *s, double min, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || errno)
+		return -1;
+	if (!strcmp(end, "ms"))
+		v /= 1000;
+	else if (!strcmp(end, "m") || !strcmp(end, "min"))
+		v *= 60;
+	else if (!strcmp(end, "h"))
+		v *= 3600;
+	else if (*end && strcmp(end, "s"))
+		return -1;
+	if (!(v >= min) || v > 1e7)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int cli_parse_freq(const char *s, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (end == s || *end || errno || v < 1 || v > 10000)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
 bool cli_wants_help(const struct command *cmd, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {

@@ -38,6 +38,12 @@ int cli_usage_error(const struct command *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Prints "kiln: warning: <msg>" unless quiet. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A time span on the command line: bare seconds or with a unit ("250ms",
+ * "2.5s", "2m", "1h"), at least min and at most 1e7 s. 0, or -1. */
+int cli_parse_seconds(const char *s, double min, double *out);
+/* A sampling frequency (-F), 1 to 10000 Hz. 0, or -1. */
+int cli_parse_freq(const char *s, unsigned *out);
 extern bool cli_quiet;
 
 /* Handles -h/--help for a command: prints its usage and returns true. */

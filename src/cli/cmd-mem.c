@@ -54,28 +54,6 @@ static const char usage[] =
 	"sampling; the summary and files are still written. Exit status: 0, 1 on\n"
 	"failure, 2 on a usage error.\n";
 
-/* "250ms", "1s", "2.5s", "2m", "1h", or bare seconds. */
-static int parse_time(const char *s, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end == s || errno || !(v > 0))
-		return -1;
-	if (!strcmp(end, "ms"))
-		v /= 1000;
-	else if (!strcmp(end, "m") || !strcmp(end, "min"))
-		v *= 60;
-	else if (!strcmp(end, "h"))
-		v *= 3600;
-	else if (*end && strcmp(end, "s"))
-		return -1;
-	if (v > 1e7)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static void human(char *buf, size_t n, double bytes)
 {
 	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -303,11 +281,11 @@ static int run(int argc, char **argv)
 			break;
 		}
 		case 'i':
-			if (parse_time(optarg, &interval) || interval < 0.01)
+			if (cli_parse_seconds(optarg, 0.01, &interval))
 				return cli_usage_error(&cmd_mem, "--interval takes a time of at least 10ms (250ms, 1s, 2.5s)");
 			break;
 		case 'd':
-			if (parse_time(optarg, &duration))
+			if (cli_parse_seconds(optarg, 0.001, &duration))
 				return cli_usage_error(&cmd_mem, "--duration takes a time (30s, 5m, 2.5s)");
 			break;
 		case 'o':

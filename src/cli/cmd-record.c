@@ -36,7 +36,7 @@ static const char usage[] =
 	"  -p, --pid PID[,PID...]  attach to running processes\n"
 	"  -a, --all-cpus          profile the whole system (where permitted)\n"
 	"  -F, --freq HZ           samples per second (default 99, at most 10000)\n"
-	"  -d, --duration SECONDS  stop after this long\n"
+	"  -d, --duration TIME     stop after this long (30, 2.5s, 500ms, 5m)\n"
 	"  -e, --event EVENT       cpu-clock (default), task-clock, or cycles (a\n"
 	"                          hardware counter; falls back to cpu-clock where missing)\n"
 	"  -g, --call-graph MODE   fp (frame pointers), dwarf (CFI unwinding of a copy\n"
@@ -120,20 +120,16 @@ static int run(int argc, char **argv)
 			}
 			break;
 		case 'a': system = true; break;
-		case 'F': {
-			long v = strtol(optarg, &end, 10);
-			if (*end || v < 1 || v > 10000) {
+		case 'F':
+			if (cli_parse_freq(optarg, &so.freq)) {
 				free(pids);
 				return cli_usage_error(&cmd_record, "-F takes a frequency from 1 to 10000 Hz");
 			}
-			so.freq = (unsigned)v;
 			break;
-		}
 		case 'd':
-			duration = strtod(optarg, &end);
-			if (*end || !(duration > 0) || duration > 1e7) {
+			if (cli_parse_seconds(optarg, 0.001, &duration)) {
 				free(pids);
-				return cli_usage_error(&cmd_record, "-d takes a duration in seconds");
+				return cli_usage_error(&cmd_record, "-d takes a duration (30, 2.5s, 500ms, 5m)");
 			}
 			break;
 		case 'e':

@@ -70,7 +70,9 @@ static const char usage[] =
 	"results are still written. Exit status: 0 when the results were written\n"
 	"(whatever the target's own status), 1 on failure (the target did not\n"
 	"start, died or was not ready in time, a file could not be written), 2 on\n"
-	"a usage error.\n";
+	"a usage error.\n"
+	"\n"
+	"SECS is seconds (30, 2.5) or a time with a unit (500ms, 2.5s, 2m, 1h).\n";
 
 enum {
 	OPT_CPU = 256, OPT_HEAP, OPT_MEM, OPT_OFF_CPU, OPT_LOAD, OPT_READY, OPT_READY_TIMEOUT, OPT_WARMUP,
@@ -84,17 +86,6 @@ struct run_options {
 	double ready_timeout, warmup, duration, stop_timeout, interval;
 	unsigned freq;
 };
-
-static int parse_seconds(const char *s, double min, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end == s || *end || errno || !(v >= min) || v > 1e7)
-		return -1;
-	*out = v;
-	return 0;
-}
 
 static int parse_options(int argc, char **argv, struct run_options *o)
 {
@@ -132,34 +123,30 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 			break;
 		}
 		case OPT_READY_TIMEOUT:
-			if (parse_seconds(optarg, 0.001, &o->ready_timeout))
-				return cli_usage_error(&cmd_run, "--ready-timeout takes seconds, not '%s'", optarg);
+			if (cli_parse_seconds(optarg, 0.001, &o->ready_timeout))
+				return cli_usage_error(&cmd_run, "--ready-timeout takes a time (30, 2.5s, 500ms, 2m), not '%s'", optarg);
 			break;
 		case OPT_WARMUP:
-			if (parse_seconds(optarg, 0, &o->warmup))
-				return cli_usage_error(&cmd_run, "--warmup takes seconds, not '%s'", optarg);
+			if (cli_parse_seconds(optarg, 0, &o->warmup))
+				return cli_usage_error(&cmd_run, "--warmup takes a time (30, 2.5s, 500ms, 2m), not '%s'", optarg);
 			break;
 		case 'd':
-			if (parse_seconds(optarg, 0.001, &o->duration))
-				return cli_usage_error(&cmd_run, "--duration takes seconds, not '%s'", optarg);
+			if (cli_parse_seconds(optarg, 0.001, &o->duration))
+				return cli_usage_error(&cmd_run, "--duration takes a time (30, 2.5s, 500ms, 2m), not '%s'", optarg);
 			break;
 		case OPT_STOP_TIMEOUT:
-			if (parse_seconds(optarg, 0.001, &o->stop_timeout))
-				return cli_usage_error(&cmd_run, "--stop-timeout takes seconds, not '%s'", optarg);
+			if (cli_parse_seconds(optarg, 0.001, &o->stop_timeout))
+				return cli_usage_error(&cmd_run, "--stop-timeout takes a time (30, 2.5s, 500ms, 2m), not '%s'", optarg);
 			break;
 		case 'i':
-			if (parse_seconds(optarg, 0.01, &o->interval))
-				return cli_usage_error(&cmd_run, "--interval takes seconds (at least 0.01), not '%s'", optarg);
+			if (cli_parse_seconds(optarg, 0.01, &o->interval))
+				return cli_usage_error(&cmd_run, "--interval takes a time of at least 10ms (0.2, 250ms, 1s), not '%s'", optarg);
 			break;
 		case 'o': o->output = optarg; break;
-		case 'F': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*end || end == optarg || v < 1 || v > 10000)
+		case 'F':
+			if (cli_parse_freq(optarg, &o->freq))
 				return cli_usage_error(&cmd_run, "-F takes a frequency from 1 to 10000 Hz");
-			o->freq = (unsigned)v;
 			break;
-		}
 		case 'q': cli_quiet = true; break;
 		default: return cli_usage_error(&cmd_run, "unknown option");
 		}

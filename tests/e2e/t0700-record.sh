@@ -10,7 +10,7 @@ W=$WORKLOADS/record-work
 [ -x "$W" ] || skip_all "workload $W not built"
 "$KILN" record -q -o "$TMP/probe.pb.gz" -- true >/dev/null 2>"$TMP/probe.err" ||
 	skip_all "kiln record cannot sample here: $(head -1 "$TMP/probe.err")"
-plan 25
+plan 26
 
 share() { folded_share "$@"; }
 rec() { # rec NAME MODE [record options...]
@@ -98,9 +98,10 @@ exit_code "a pid that does not exist" 1 "$KILN" record -q -o "$TMP/none.pb.gz" -
 "$KILN" record -o "$TMP/bad.pb.gz" -- /nonexistent/command >/dev/null 2>"$TMP/bad.err"
 if [ $? = 1 ] && grep -q "cannot run '/nonexistent/command'" "$TMP/bad.err"; then ok "a command that cannot start"; else not_ok "a command that cannot start"; diag "$(cat "$TMP/bad.err")"; fi
 exit_code "no target is a usage error" 2 "$KILN" record -q
+exit_code "-d that is no time (10q) is a usage error" 2 "$KILN" record -q -d 10q -- true
 "$W" split 1 &
 wpid=$!
-"$KILN" record -q -F 499 -o "$TMP/attach.pb.gz" -p "$wpid" -d 10 >/dev/null 2>&1
+"$KILN" record -q -F 499 -o "$TMP/attach.pb.gz" -p "$wpid" -d 10s >/dev/null 2>&1
 rc=$?
 wait "$wpid"
 "$KILN" collapse "$TMP/attach.pb.gz" >"$TMP/attach.folded" 2>/dev/null

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$WORKLOADS/shares" ] || skip_all "workloads not built in $WORKLOADS"
-plan 41
+plan 42
 
 json() { # json FILE PYTHON-EXPRESSION-ON-s
 	python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null
@@ -100,7 +100,7 @@ else not_ok "--duration: exit $rc, $got, ${took}s"; diag "$(cat "$TMP/out")"; fi
 
 # ---- the stop escalation ---------------------------------------------------------------
 R=$TMP/noint
-"$KILN" run -q --mem --duration 0.3 --stop-timeout 0.5 -o "$R" -- sh -c 'trap "" INT; sleep 30' >"$TMP/out" 2>&1
+"$KILN" run -q --mem --duration 300ms --stop-timeout 0.5s -o "$R" -- sh -c 'trap "" INT; sleep 30' >"$TMP/out" 2>&1
 got=$(json "$R/summary.json" '(s["stopped_by"], s["target_end"])')
 if [ "$got" = "('SIGTERM', 'killed by SIGTERM')" ]; then ok "a target ignoring SIGINT gets SIGTERM"; else not_ok "ignoring SIGINT: $got"; diag "$(cat "$TMP/out")"; fi
 R=$TMP/noterm
@@ -148,6 +148,7 @@ if grep -q 'the load command exited with status 7' "$TMP/exit.out" && [ "$(json 
 else not_ok "failing load"; diag "$(cat "$TMP/exit.out")"; fi
 exit_code "no target: usage error 2" 2 "$KILN" run --cpu
 exit_code "a bad --ready: usage error 2" 2 "$KILN" run --ready ftp:1 -- true
+exit_code "a --duration that is no time (5x): usage error 2" 2 "$KILN" run --duration 5x -- true
 exit_code "a results folder that cannot be created: exit 1" 1 "$KILN" run -q -o /proc/kiln-run-test -- true
 if grep -q "cannot create the results folder '/proc/kiln-run-test'" "$TMP/exit.out"; then ok "... with a clear message"
 else not_ok "uncreatable folder message"; diag "$(cat "$TMP/exit.out")"; fi
