@@ -145,7 +145,10 @@ static void warn(const char *what, int err)
 
 /* Agent mode: the hot paths' switches (see hooks.c). The filter counters
  * of NULL and of the bootstrap pool are pinned first (saturated, so never
- * cleared): free() of those always leaves its fast path. */
+ * cleared): free() of those always leaves its fast path. So does a free of
+ * a heap block whose address shares a pinned counter (the pool's 256 KiB
+ * window in each 64 MiB, 1/256 of the address space): a live-set lookup
+ * that finds nothing, then the real free. */
 static void agent_on(void)
 {
 	_Atomic uint8_t *f = kh_live_filter;
