@@ -35,6 +35,7 @@ struct agent_heap_totals {
 	uint64_t free_count;
 	uint64_t size_buckets[AGENT_SIZE_BUCKETS]; /* not cumulative */
 	uint64_t sample_period;                    /* mean bytes between samples */
+	int estimated; /* the counts are estimated from the samples, not counted (KILN_AGENT_HEAP_COUNTS) */
 };
 int agent_heap_totals(struct agent_heap_totals *out) AGENT_HIDDEN;
 

@@ -60,16 +60,9 @@ static int site_grow(void)
 
 /* The probability that Poisson sampling of mean period catches a block of
  * size bytes is 1 - exp(-size/period); a sample stands for its inverse. */
-static double unsample(uint64_t size, double period)
-{
-	if (!size || period <= 1)
-		return 1;
-	return 1.0 / -expm1(-(double)size / period);
-}
-
 void kh_agent_sample(uint32_t stack, uint64_t size)
 {
-	double scale = unsample(size, (double)kh_sample_bytes);
+	double scale = kh_sample_weight(size, (double)kh_sample_bytes);
 	spin_lock(&slock);
 	if (!stab || (sused + 1) * 4 > (smask + 1) * 3) {
 		if (site_grow() < 0) {
@@ -202,7 +195,7 @@ static int snap_take(struct snap *s)
 	double period = (double)kh_sample_bytes;
 	for (size_t i = 0; i < lc.n; i++) {
 		struct agg *a = agg_of(s, lc.v[i].stack);
-		double scale = unsample(lc.v[i].size, period);
+		double scale = kh_sample_weight(lc.v[i].size, period);
 		a->inuse_objects += scale;
 		a->inuse_space += scale * (double)lc.v[i].size;
 	}
@@ -377,6 +370,7 @@ int agent_heap_totals(struct agent_heap_totals *out)
 	out->free_count = t.frees;
 	memcpy(out->size_buckets, t.buckets, sizeof(out->size_buckets));
 	out->sample_period = atomic_load(&kh_agent_nosample) ? 0 : kh_sample_bytes;
+	out->estimated = atomic_load(&kh_agent_estimate);
 	return 0;
 }
 
@@ -670,9 +664,10 @@ static void dump_at_exit(void)
 	struct text t = {0};
 	struct agent_heap_totals tot;
 	agent_heap_totals(&tot);
-	text_add(&t, "alloc_count %llu\nalloc_bytes %llu\nfree_count %llu\nsample_period %llu\n",
+	text_add(&t, "alloc_count %llu\nalloc_bytes %llu\nfree_count %llu\nsample_period %llu\ncounts %s\n",
 		 (unsigned long long)tot.alloc_count, (unsigned long long)tot.alloc_bytes,
-		 (unsigned long long)tot.free_count, (unsigned long long)tot.sample_period);
+		 (unsigned long long)tot.free_count, (unsigned long long)tot.sample_period,
+		 tot.estimated ? "estimated" : "exact");
 	for (int i = 0; i < AGENT_SIZE_BUCKETS; i++)
 		text_add(&t, "bucket %llu %llu\n", (unsigned long long)agent_size_bucket_le(i),
 			 (unsigned long long)tot.size_buckets[i]);

@@ -298,6 +298,7 @@ int memjson_allocations(const struct agent_request *rq, struct agent_reply *r)
 		kv_u64(&b, "allocated_bytes", t.alloc_bytes, &f);
 		kv_u64(&b, "free_count", t.free_count, &f);
 		kv_u64(&b, "sample_period_bytes", t.sample_period, &f);
+		kv_str(&b, "counts", t.estimated ? "estimated" : "exact", &f);
 	}
 	kv_num(&b, "allocation_rate_bytes_per_second", bps, &f);
 	kv_num(&b, "allocation_rate_per_second", aps, &f);

@@ -190,12 +190,18 @@ static void heap_metrics(struct agent_buf *b)
 	struct agent_heap_totals t;
 	if (agent_heap_totals(&t) < 0)
 		return;
-	family(b, "process_memory_allocations_total", "counter",
-	       "Allocation calls (malloc family) since the agent started, counted exactly in every thread.");
+	/* the counters' HELP says how they were got */
+	const char *how = t.estimated ? " (estimated from the heap samples; KILN_AGENT_HEAP_COUNTS=exact counts every call)"
+				      : ", counted exactly in every thread";
+	char help[256];
+	snprintf(help, sizeof help, "Allocation calls (malloc family) since the agent started%s.", how);
+	family(b, "process_memory_allocations_total", "counter", help);
 	value_u64(b, "process_memory_allocations_total", t.alloc_count);
-	family(b, "process_memory_frees_total", "counter", "Free calls since the agent started.");
+	snprintf(help, sizeof help, "Free calls since the agent started%s.", how);
+	family(b, "process_memory_frees_total", "counter", help);
 	value_u64(b, "process_memory_frees_total", t.free_count);
-	family(b, "process_memory_allocated_bytes_total", "counter", "Bytes requested by allocation calls since the agent started.");
+	snprintf(help, sizeof help, "Bytes requested by allocation calls since the agent started%s.", how);
+	family(b, "process_memory_allocated_bytes_total", "counter", help);
 	value_u64(b, "process_memory_allocated_bytes_total", t.alloc_bytes);
 
 	/* cumulative buckets; +Inf and _count agree even when the totals

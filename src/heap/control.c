@@ -25,6 +25,9 @@ int kh_agent;
 _Atomic int kh_agent_nosample;
 _Atomic int kh_agent_on;
 _Atomic uint8_t *_Atomic kh_agent_filter;
+_Atomic int kh_agent_estimate;
+_Atomic uint8_t *_Atomic kh_agent_fast_filter;
+static int counts_exact; /* KILN_AGENT_HEAP_COUNTS=exact */
 int kh_trace_mmap;
 uint64_t kh_start_ns;
 static int follow;
@@ -157,12 +160,15 @@ static void agent_on(void)
 		for (uintptr_t p = (uintptr_t)kh_boot_pool; p < (uintptr_t)kh_boot_pool + BOOT_POOL; p += 64)
 			atomic_store_explicit(&f[liveset_filter_index(p)], 255, memory_order_relaxed);
 		atomic_store(&kh_agent_filter, f);
+		if (atomic_load(&kh_agent_estimate))
+			atomic_store(&kh_agent_fast_filter, f);
 	}
 	atomic_store(&kh_agent_on, 1);
 }
 
 static void agent_off(void)
 {
+	atomic_store(&kh_agent_fast_filter, NULL);
 	atomic_store(&kh_agent_filter, NULL);
 	atomic_store(&kh_agent_on, 0);
 }
@@ -178,7 +184,7 @@ void kh_fail(const char *what, int err)
 	errno = e;
 }
 
-int64_t kh_sample_interval(void)
+double kh_random01(void)
 {
 	uint64_t x = kh_self.rng;
 	if (!x)
@@ -187,9 +193,22 @@ int64_t kh_sample_interval(void)
 	x ^= x << 25;
 	x ^= x >> 27;
 	kh_self.rng = x;
-	double u = (double)((x * 0x2545f4914f6cdd1dull) >> 11) * (1.0 / 9007199254740992.0);
-	double v = -log(1.0 - u) * (double)kh_sample_bytes; /* exponential, mean N */
+	return (double)((x * 0x2545f4914f6cdd1dull) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+int64_t kh_sample_interval(void)
+{
+	double v = -log(1.0 - kh_random01()) * (double)kh_sample_bytes; /* exponential, mean N */
 	return v < 1 ? 1 : (int64_t)v;
+}
+
+/* A block of s bytes holds a sampling point with probability 1 - e^(-s/N)
+ * (at period 1 every allocation is sampled: kh_sample_interval's floor) */
+double kh_sample_weight(uint64_t size, double period)
+{
+	if (!size || period <= 1)
+		return 1;
+	return 1.0 / -expm1(-(double)size / period);
 }
 
 static uint64_t env_u64(const char *name)
@@ -256,6 +275,13 @@ void kh_init(void)
 	kh_leakcheck = env_u64("KILN_HEAP_LEAKCHECK") != 0;
 	if (kh_agent) {
 		/* always sampled; the heap tracker's settings do not apply */
+		const char *counts = getenv("KILN_AGENT_HEAP_COUNTS");
+		counts_exact = counts && !strcmp(counts, "exact");
+		if (counts && *counts && !counts_exact && strcmp(counts, "estimate")) {
+			const char *parts[] = {"kiln agent: heap: KILN_AGENT_HEAP_COUNTS is exact or estimate, not '", counts,
+					       "': estimating\n"};
+			kh_say(parts, sizeof parts / sizeof *parts);
+		}
 		const char *rate = getenv("KILN_AGENT_HEAP_RATE");
 		kh_agent_set_rate(rate && *rate ? env_u64("KILN_AGENT_HEAP_RATE") : KH_AGENT_DEFAULT_RATE);
 		off = NULL;
@@ -439,7 +465,10 @@ EXEC_HOOK(execvp, (const char *file, char *const argv[]), (file, argv))
 EXEC_HOOK(execvpe, (const char *file, char *const argv[], char *const envp[]), (file, argv, envp))
 
 /* Agent mode: a rate of 0 keeps kh_sample_bytes non-zero (sampled mode,
- * the liveset's filter) but takes no samples; see sampled_out. */
+ * the liveset's filter) but takes no samples; see sampled_out. With no
+ * samples there is nothing to estimate from: the counts are exact then.
+ * Threads whose fast paths are armed when the mode changes finish their
+ * current interval there (uncounted: at most one interval each). */
 void kh_agent_set_rate(uint64_t rate)
 {
 	if (rate > UINT32_MAX)
@@ -449,6 +478,9 @@ void kh_agent_set_rate(uint64_t rate)
 	else if (!kh_sample_bytes)
 		kh_sample_bytes = KH_AGENT_DEFAULT_RATE;
 	atomic_store(&kh_agent_nosample, rate == 0);
+	int estimate = rate && !counts_exact;
+	atomic_store(&kh_agent_estimate, estimate);
+	atomic_store(&kh_agent_fast_filter, estimate ? atomic_load(&kh_agent_filter) : NULL);
 }
 
 void kh_disable(void)

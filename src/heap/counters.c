@@ -1,5 +1,6 @@
-/* counters: the agent's exact allocation counters, kept by each thread in
- * its TLS (plain increments, no lock prefix) and listed once for readers.
+/* counters: the agent's allocation counters, exact or estimated from the
+ * samples, kept by each thread in its TLS (plain increments, no lock
+ * prefix) and listed once for readers.
  * Invariant: a thread's counts are in the list or in the retired total,
  * never both: its key destructor moves them and unlinks it under the list's
  * lock, and what it counts later goes to retired (see counters_point). */
@@ -131,15 +132,39 @@ int counters_point(void)
 	return -1;
 }
 
-void counters_free_slow(void)
+static void add_frees(uint64_t n)
 {
 	if (kh_self.count_state == KC_NONE)
 		enlist();
 	if (kh_self.count_state == KC_ON)
-		kh_self.counts.frees++;
+		kh_self.counts.frees += n;
 	else if (kh_self.count_state == KC_RETIRED)
-		__atomic_fetch_add(&retired.frees, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&retired.frees, n, __ATOMIC_RELAXED);
 	/* KC_BUSY: a free inside enlist is the tracker's */
+}
+
+void counters_free_slow(void)
+{
+	add_frees(!atomic_load_explicit(&kh_agent_estimate, memory_order_relaxed));
+}
+
+/* w rounded down or up at random, as likely up as its fraction */
+static uint64_t round_random(double w)
+{
+	uint64_t n = (uint64_t)w;
+	return n + (kh_random01() < w - (double)n);
+}
+
+void counters_sample_alloc(uint64_t size)
+{
+	double w = kh_sample_weight(size, (double)kh_sample_bytes);
+	kh_self.counts.bytes += (uint64_t)(w * (double)size + 0.5);
+	kh_self.counts.buckets[kh_raw_bucket(size)] += round_random(w);
+}
+
+void counters_sample_free(uint64_t size)
+{
+	add_frees(round_random(kh_sample_weight(size, (double)kh_sample_bytes)));
 }
 
 void counters_sum(struct kh_totals *out)

@@ -34,14 +34,21 @@ struct kh_thread {
 	uint32_t tid;
 	struct tbuf *buf;
 	int64_t sample_left; /* sampled mode: bytes until the next sample */
+	/* agent mode, estimated counts: bytes the inline fast paths of malloc,
+	 * calloc and realloc may hand out before this thread's next sampling
+	 * point. Only agent_point arms it; <= 0 (as it starts, and stays in
+	 * exact mode and in libkiln-heap.so) sends every call to the paths
+	 * that count and check the thread's state. */
+	int64_t fast_left;
 	uint64_t rng;
 	char comm[16];
 	/* agent mode (libkiln.so) only */
 	uint32_t tag_root;  /* stack trie node of the current kiln_tag_push tag; 0: none */
 	int ignored;        /* an agent thread: guard held for good (agent_heap_thread_ignore) */
-	/* exact allocation counters: written by their thread only, with plain
-	 * one-instruction increments; read by others with relaxed atomic loads
-	 * (aligned 64-bit stores do not tear on x86-64); see counters.c */
+	/* allocation counters (exact, or estimated from the samples): written
+	 * by their thread only, with plain one-instruction increments; read by
+	 * others with relaxed atomic loads (aligned 64-bit stores do not tear
+	 * on x86-64); see counters.c */
 	struct kh_counts {
 		uint64_t bytes, frees;
 		uint64_t buckets[64]; /* KH_RAW_BUCKETS: allocations by size */
@@ -103,6 +110,10 @@ void kh_ticker_reset(void) HIDDEN;  /* fork child: no ticker yet */
 void *heap_map(size_t len) HIDDEN;  /* zeroed pages, NULL on failure */
 void heap_unmap(void *p, size_t len) HIDDEN;
 int64_t kh_sample_interval(void) HIDDEN; /* exponential, mean kh_sample_bytes */
+double kh_random01(void) HIDDEN;          /* uniform in [0, 1), the thread's generator */
+/* How many allocations of size bytes one sample stands for when a sample
+ * is taken every period bytes on average (Poisson): 1 / P(sampled). */
+double kh_sample_weight(uint64_t size, double period) HIDDEN;
 
 /* ---- agent mode: the heap of libkiln.so (src/agent) ----
  * src/agent defines kh_agent_sample(); in libkiln-heap.so it is an undefined
@@ -110,7 +121,9 @@ int64_t kh_sample_interval(void) HIDDEN; /* exponential, mean kh_sample_bytes */
  * first malloc, before any constructor. In agent mode there is no trace
  * file and no flush thread: tracking is always sampled (KILN_AGENT_HEAP_RATE
  * bytes, default 512 KiB), each sample goes to kh_agent_sample, the live
- * samples stay in the liveset, and every thread keeps exact counters. */
+ * samples stay in the liveset, and every thread keeps counters: estimated
+ * from its samples (the default), or exact (KILN_AGENT_HEAP_COUNTS=exact,
+ * or when the rate is 0). */
 void kh_agent_sample(uint32_t stack, uint64_t size) __attribute__((weak)) HIDDEN;
 extern int kh_agent HIDDEN;              /* kh_agent_sample != NULL, set by kh_init */
 extern _Atomic int kh_agent_nosample HIDDEN; /* agent mode, rate 0: counters only */
@@ -121,6 +134,15 @@ extern _Atomic int kh_agent_on HIDDEN;
  * path needs no other global. NULL's counter and the bootstrap pool's are
  * pinned in it, so free(NULL) and a free of a pool block leave that path. */
 extern _Atomic uint8_t *_Atomic kh_agent_filter HIDDEN;
+/* Estimate mode: the counters are estimated from the samples, so a call
+ * between two sampling points needs no counting: the inline fast paths of
+ * malloc, calloc, realloc and free only count fast_left down and test the
+ * filter. Set when the agent starts with a non-zero rate and exact counts
+ * were not asked for. */
+extern _Atomic int kh_agent_estimate HIDDEN;
+/* kh_agent_filter while kh_agent_estimate (NULL otherwise): the filter of
+ * free()'s and realloc()'s inline fast paths */
+extern _Atomic uint8_t *_Atomic kh_agent_fast_filter HIDDEN;
 #define KH_AGENT_DEFAULT_RATE (512 * 1024)
 /* Sets the agent's sampling period (0: no samples); takes effect at each
  * thread's next sampling point. */
@@ -165,13 +187,15 @@ static inline unsigned kh_bucket_of_raw(unsigned b)
 	unsigned r = (b - 2) >> 1;
 	return r < KH_SIZE_BUCKETS - 1 ? r : KH_SIZE_BUCKETS - 1;
 }
-/* An allocation; the caller then takes it off sample_left, whose slow path
- * (sample_left <= 0) calls counters_point. */
+/* Exact mode: an allocation; the caller then takes it off sample_left,
+ * whose slow path (sample_left <= 0) calls counters_point. */
 static inline void counters_alloc(uint64_t size)
 {
 	kh_self.counts.bytes += size;
 	kh_self.counts.buckets[kh_raw_bucket(size)]++;
 }
+/* A free: counted in exact mode; in estimate mode it enlists the thread
+ * and counts nothing (counters_sample_free counts the sampled ones). */
 void counters_free_slow(void) HIDDEN;
 static inline void counters_free(void)
 {
@@ -185,6 +209,11 @@ static inline void counters_free(void)
  * 0, or -1 when the thread has exited (its counts went to the retired
  * total; sample_left stays negative so it comes back): no sample then. */
 int counters_point(void) HIDDEN;
+/* Estimate mode: a sampled allocation of size bytes, and the free of one,
+ * stand for kh_sample_weight(size) of them (rounded at random, so the
+ * counts stay unbiased). */
+void counters_sample_alloc(uint64_t size) HIDDEN;
+void counters_sample_free(uint64_t size) HIDDEN;
 struct kh_totals {
 	uint64_t allocs, bytes, frees, buckets[KH_SIZE_BUCKETS];
 };

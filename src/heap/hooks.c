@@ -86,21 +86,31 @@ static __attribute__((noinline)) void after_alloc_tracker(int m, void *p, size_t
 	}
 	errno = e;
 }
-/* Agent mode: this thread's sampling point is reached (sample_left <= 0),
- * as it is at a thread's first allocation. */
+static inline int estimating(void)
+{
+	return atomic_load_explicit(&kh_agent_estimate, memory_order_relaxed);
+}
+
+/* Agent mode: this thread's sampling point is reached (its countdown,
+ * fast_left in estimate mode, sample_left in exact mode, is <= 0), as it
+ * is at a thread's first allocation. */
 static __attribute__((noinline)) void agent_point(void *p, size_t size, void *frame)
 {
 	if (counters_point() < 0)
 		return; /* the thread has exited */
+	int estimate = estimating();
+	int64_t *left = estimate ? &kh_self.fast_left : &kh_self.sample_left;
 	if (atomic_load_explicit(&kh_agent_nosample, memory_order_relaxed)) {
-		kh_self.sample_left = 64 << 20; /* look again later: the rate may change */
+		*left = 64 << 20; /* look again later: the rate may change */
 		return;
 	}
 	/* a thread's first sampling point is a random distance from its
 	 * start, as Go's, not its first allocation */
-	if (!kh_self.rng && (kh_self.sample_left += kh_sample_interval()) > 0)
+	if (!kh_self.rng && (*left += kh_sample_interval()) > 0)
 		return;
-	kh_self.sample_left = kh_sample_interval();
+	*left = kh_sample_interval();
+	if (estimate)
+		counters_sample_alloc(size);
 	int e = errno;
 	uintptr_t outer = kh_self.host_frame;
 	kh_self.host_frame = (uintptr_t)frame;
@@ -109,14 +119,30 @@ static __attribute__((noinline)) void agent_point(void *p, size_t size, void *fr
 	errno = e;
 }
 
+/* Estimate mode's countdown: takes size off fast_left; true when it ran
+ * out (a sampling point, or the thread's fast paths are not armed). In
+ * unsigned arithmetic: a failing request of over 2^63 bytes wraps, which
+ * at worst lets a few calls by. */
+static inline int fast_take(size_t size)
+{
+	int64_t left = (int64_t)((uint64_t)kh_self.fast_left - size);
+	kh_self.fast_left = left;
+	return left <= 0;
+}
+
 /* Agent mode counts calls, made or not (as Go's mallocs): the counters and
  * the sampling countdown are settled before the real call, so malloc's
- * common case ends in a tail call to the real function. */
-static inline int agent_count_alloc(size_t size)
+ * common case ends in a tail call to the real function. Estimate mode
+ * counts at the sampling points only. */
+static inline int exact_count_alloc(size_t size)
 {
 	counters_alloc(size);
 	kh_self.sample_left -= (int64_t)size;
 	return kh_self.sample_left <= 0; /* a sampling point */
+}
+static inline int agent_count_alloc(size_t size)
+{
+	return estimating() ? fast_take(size) : exact_count_alloc(size);
 }
 
 static inline __attribute__((always_inline)) void after_alloc_at(int m, void *p, size_t size, void *frame)
@@ -158,7 +184,7 @@ static __attribute__((noinline)) void *malloc_other(size_t size)
 static inline __attribute__((always_inline)) void *at_point(void *p, size_t size, void *frame)
 {
 	if (!atomic_load_explicit(&kh_agent_on, memory_order_relaxed))
-		kh_self.sample_left = INT64_MAX / 2;
+		kh_self.sample_left = kh_self.fast_left = INT64_MAX / 2;
 	else if (p)
 		agent_point(p, size, frame);
 	return p;
@@ -169,16 +195,26 @@ static __attribute__((noinline)) void *malloc_point(size_t size)
 	return at_point(kh_real.malloc(size), size, __builtin_frame_address(0));
 }
 
-/* The common case of agent mode (the gate open: a listed thread outside
- * the tracker) is counted inline and ends in a tail call to the real
- * function. Everything else, the tracker of libkiln-heap.so included (its
- * threads' counters are never listed), goes through malloc_other. */
-EXPORT void *malloc(size_t size)
+/* Every call but estimate mode's common case: at its sampling point (the
+ * gate open: a listed thread outside the tracker), exact mode's counting
+ * (inline, then a tail call to the real function), and everything else,
+ * the tracker of libkiln-heap.so included (its threads' counters are never
+ * listed), through malloc_other. */
+static __attribute__((noinline)) void *malloc_slow(size_t size)
 {
+	kh_self.fast_left = 0; /* not armed (agent_point arms it): no drift */
 	if (__builtin_expect(!kh_gate_open(), 0))
 		return malloc_other(size); /* tail calls, all three */
-	if (__builtin_expect(agent_count_alloc(size), 0))
+	if (estimating() || __builtin_expect(exact_count_alloc(size), 0))
 		return malloc_point(size);
+	return kh_real.malloc(size);
+}
+
+/* Estimate mode's common case: a subtraction, then the real function. */
+EXPORT void *malloc(size_t size)
+{
+	if (__builtin_expect(fast_take(size), 0))
+		return malloc_slow(size);
 	return kh_real.malloc(size);
 }
 
@@ -188,8 +224,11 @@ static __attribute__((noinline)) void free_tracked(void *p, int m)
 {
 	int e = errno;
 	struct live old;
-	if (ev_free_begin(p, m, &old))
+	if (ev_free_begin(p, m, &old)) {
 		ev_free_commit(p, &old);
+		if (estimating())
+			counters_sample_free(old.size);
+	}
 	errno = e;
 	kh_real.free(p);
 }
@@ -228,13 +267,14 @@ static __attribute__((noinline)) void free_maybe_sampled(void *p)
 {
 	if (!p || boot_owns(p))
 		return;
-	kh_self.counts.frees++;
+	if (!estimating())
+		kh_self.counts.frees++;
 	free_tracked(p, TRACK);
 }
 
-/* Agent mode's common case (gate open, filter published) costs one filter
+/* Exact mode's common case (gate open, filter published) costs one filter
  * load and a count; everything else leaves it. */
-EXPORT void free(void *p)
+static __attribute__((noinline)) void free_slow(void *p)
 {
 	_Atomic uint8_t *f = atomic_load_explicit(&kh_agent_filter, memory_order_relaxed);
 	/* tail calls, all three */
@@ -246,8 +286,22 @@ EXPORT void free(void *p)
 		free_maybe_sampled(p);
 		return;
 	}
-	kh_self.counts.frees++;
+	if (!estimating())
+		kh_self.counts.frees++;
 	kh_real.free(p); /* not a live sample: nothing to do */
+}
+
+/* Estimate mode's common case: a block the filter says is no live sample
+ * (a free inside the tracker, or by a thread not yet listed, included: it
+ * has nothing to count either) goes straight to the real function. */
+EXPORT void free(void *p)
+{
+	_Atomic uint8_t *f = atomic_load_explicit(&kh_agent_fast_filter, memory_order_relaxed);
+	if (__builtin_expect(!f || atomic_load_explicit(&f[liveset_filter_index((uintptr_t)p)], memory_order_relaxed), 0)) {
+		free_slow(p);
+		return;
+	}
+	kh_real.free(p);
 }
 
 static __attribute__((noinline)) void *calloc_other(size_t n, size_t size)
@@ -271,14 +325,27 @@ static __attribute__((noinline)) void *calloc_point(size_t n, size_t size)
 	return at_point(kh_real.calloc(n, size), n * size, __builtin_frame_address(0));
 }
 
-/* As malloc; a product that overflows leaves for the real calloc's ENOMEM. */
+/* As malloc_slow; a product that overflows leaves for the real calloc's
+ * ENOMEM. */
+static __attribute__((noinline)) void *calloc_slow(size_t n, size_t size)
+{
+	size_t total;
+	int over = __builtin_mul_overflow(n, size, &total);
+	if (kh_gate_open() && estimating())
+		return over ? kh_real.calloc(n, size) : calloc_point(n, size);
+	kh_self.fast_left = 0;
+	if (__builtin_expect(!kh_gate_open() || over, 0))
+		return calloc_other(n, size);
+	if (__builtin_expect(exact_count_alloc(total), 0))
+		return calloc_point(n, size);
+	return kh_real.calloc(n, size);
+}
+
 EXPORT void *calloc(size_t n, size_t size)
 {
 	size_t total;
-	if (__builtin_expect(!kh_gate_open() || __builtin_mul_overflow(n, size, &total), 0))
-		return calloc_other(n, size);
-	if (__builtin_expect(agent_count_alloc(total), 0))
-		return calloc_point(n, size);
+	if (__builtin_expect(__builtin_mul_overflow(n, size, &total) || fast_take(total), 0))
+		return calloc_slow(n, size);
 	return kh_real.calloc(n, size);
 }
 
@@ -322,12 +389,14 @@ static void *re(void *p, size_t n, size_t size)
 	errno = e;
 	void *q = kh_real.realloc(p, total);
 	e = errno;
-	if (kh_agent && p && (q || total == 0))
+	if (kh_agent && p && (q || total == 0) && !estimating())
 		counters_free(); /* realloc counts as a free and an allocation */
 	if (had) {
-		if (q || total == 0)
+		if (q || total == 0) {
 			ev_free_commit(p, &old);
-		else
+			if (estimating())
+				counters_sample_free(old.size);
+		} else
 			ev_free_undo(p, &old);
 	}
 	errno = e;
@@ -340,6 +409,8 @@ static void *re(void *p, size_t n, size_t size)
  * point; tail-called, so its frame holds the host's return address. */
 static __attribute__((noinline)) void *realloc_point(void *q, size_t size)
 {
+	if (kh_self.guard)
+		return q; /* estimate mode, inside the tracker: the next call outside samples */
 	return at_point(q, size, __builtin_frame_address(0));
 }
 
@@ -347,7 +418,7 @@ static __attribute__((noinline)) void *realloc_point(void *q, size_t size)
  * (nor NULL nor a pool block, whose filter counters are pinned), so the
  * call is counted as re() counts it (a free when the old block went, an
  * allocation unless the size is 0) around the real one. */
-EXPORT void *realloc(void *p, size_t size)
+static __attribute__((noinline)) void *realloc_slow(void *p, size_t size)
 {
 	_Atomic uint8_t *f = atomic_load_explicit(&kh_agent_filter, memory_order_relaxed);
 	if (__builtin_expect(!kh_gate_open() || !f ||
@@ -355,9 +426,22 @@ EXPORT void *realloc(void *p, size_t size)
 			     0))
 		return re(p, size, 1);
 	void *q = kh_real.realloc(p, size);
-	if (q || !size)
+	if ((q || !size) && !estimating())
 		kh_self.counts.frees++;
 	if (size && __builtin_expect(agent_count_alloc(size), 0))
+		return realloc_point(q, size);
+	return q;
+}
+
+/* Estimate mode's common case: an old block that is no live sample needs
+ * only the new size counted down. */
+EXPORT void *realloc(void *p, size_t size)
+{
+	_Atomic uint8_t *f = atomic_load_explicit(&kh_agent_fast_filter, memory_order_relaxed);
+	if (__builtin_expect(!f || atomic_load_explicit(&f[liveset_filter_index((uintptr_t)p)], memory_order_relaxed), 0))
+		return realloc_slow(p, size);
+	void *q = kh_real.realloc(p, size);
+	if (__builtin_expect(fast_take(size), 0))
 		return realloc_point(q, size);
 	return q;
 }
