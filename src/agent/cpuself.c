@@ -432,7 +432,7 @@ static struct symbolizer *symbolizer_get(int *err)
 	}
 	symbolizer_free(warm_sym);
 	warm_sym = NULL;
-	struct symbolizer_options o = {.no_kernel = true};
+	struct symbolizer_options o = {.no_kernel = true, .no_debuginfod = true};
 	struct symbolizer *s = symbolizer_new(&o, err);
 	if (s)
 		warm_uses = 1;

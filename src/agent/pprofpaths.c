@@ -226,7 +226,7 @@ static const char *lookup(uint64_t addr, int *reloaded)
 		sym = NULL;
 	}
 	if (!sym) {
-		struct symbolizer_options o = {.no_kernel = true};
+		struct symbolizer_options o = {.no_kernel = true, .no_debuginfod = true};
 		int err;
 		sym = symbolizer_new(&o, &err);
 		if (!sym)

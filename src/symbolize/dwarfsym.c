@@ -33,6 +33,7 @@ Dwfl_Module *dwarfsym_module(struct symbolizer *s, struct symmodule *mod)
 		return NULL;
 	dwfl_report_begin(mod->dwfl);
 	mod->dwmod = dwfl_report_elf(mod->dwfl, mod->path, file, -1, 0, true);
+	debuginfo_claim(s, mod->dwmod);
 	dwfl_report_end(mod->dwfl, NULL, NULL);
 	if (!mod->dwmod) {
 		dwfl_end(mod->dwfl);

@@ -138,6 +138,7 @@ struct cached_loc {
 struct symbolizer {
 	struct symbolizer_options opt;
 	char *debuginfo_path;
+	const char *debug_root; /* in debuginfo_path */
 	Dwfl_Callbacks dwfl_cb;
 	struct arena strings; /* every returned string and cached frames */
 	struct symmodule **modules;
@@ -160,6 +161,19 @@ struct symbolizer {
 	Elf *x86_64_elf;
 	struct symbolizer_stats stats;
 };
+
+/* debuginfo.c: a Dwfl_Callbacks.find_debuginfo that searches this machine
+ * only (build id, then .gnu_debuglink), never a debuginfod server. The
+ * module's userdata is its symbolizer (debuginfo_claim). */
+int debuginfo_find_local(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+			 const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+			 char **debuginfo_file_name);
+static inline void debuginfo_claim(struct symbolizer *s, Dwfl_Module *m)
+{
+	void **userdata;
+	if (m && dwfl_module_info(m, &userdata, NULL, NULL, NULL, NULL, NULL, NULL))
+		*userdata = s;
+}
 
 /* module.c */
 /* Returns the module for a mapped path (NUL-terminated); build_id may be

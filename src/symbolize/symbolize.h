@@ -21,6 +21,10 @@ struct symbolizer_options {
 	bool no_demangle; /* keep mangled names */
 	bool no_kernel;   /* do not read /proc/kallsyms */
 	const char *debug_dir; /* separate debug info root; NULL = /usr/lib/debug */
+	/* never ask debuginfod servers, whatever DEBUGINFOD_URLS says (the
+	 * agent, inside other people's processes); without it they are asked
+	 * only when DEBUGINFOD_URLS names some */
+	bool no_debuginfod;
 };
 
 /* Returns a new symbolizer, or NULL with *err set (-errno / KILN_ERR_*). */

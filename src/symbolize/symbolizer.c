@@ -33,9 +33,15 @@ struct symbolizer *symbolizer_new(const struct symbolizer_options *o, int *err)
 	s->debuginfo_path = xmalloc(len + sizeof(":.debug:"));
 	memcpy(s->debuginfo_path, ":.debug:", sizeof(":.debug:") - 1);
 	memcpy(s->debuginfo_path + sizeof(":.debug:") - 1, root, len + 1);
+	s->debug_root = s->debuginfo_path + sizeof(":.debug:") - 1;
 	s->opt.debug_dir = NULL; /* not owned; the path above holds it */
 	s->dwfl_cb.find_elf = dwfl_linux_proc_find_elf;
-	s->dwfl_cb.find_debuginfo = dwfl_standard_find_debuginfo;
+	/* libdwfl's standard search ends in debuginfod, whose client it loads
+	 * (libcurl and a dozen libraries) as soon as a module has no local
+	 * debug info, servers named or not */
+	const char *urls = getenv("DEBUGINFOD_URLS");
+	s->dwfl_cb.find_debuginfo =
+		s->opt.no_debuginfod || !urls || !*urls ? debuginfo_find_local : dwfl_standard_find_debuginfo;
 	s->dwfl_cb.section_address = dwfl_offline_section_address;
 	s->dwfl_cb.debuginfo_path = &s->debuginfo_path;
 	s->vdso_memfd = -1;

@@ -134,6 +134,7 @@ static void report_module(struct symbolizer *s, struct symproc *p, struct symmod
 	/* Overlapping or unreadable modules are left out; their frames fall
 	 * back to frame pointers. */
 	Dwfl_Module *dm = dwfl_report_elf(p->dwfl, mod->path, file, -1, bias, true);
+	debuginfo_claim(s, dm);
 	Dwarf_Addr start, end;
 	if (dm && dwfl_module_info(dm, NULL, &start, &end, NULL, NULL, NULL, NULL))
 		out[(*n)++] = (struct reported_module){mod, bias, start, end};

@@ -3,12 +3,13 @@
 # every endpoint answers with the right status and content type, /metrics
 # passes promtool, the JSON endpoints parse and carry their fields, the
 # leaking component is found, the pprof paths work with go tool pprof
-# (the hot function, the allocation site), and the host's stdout and exit
-# code are the same with and without the agent.
+# (the hot function, the allocation site), no debuginfod client is loaded
+# into the host, and the host's stdout and exit code are the same with and
+# without the agent.
 . "$(dirname "$0")/lib.sh"
 
 . "$(dirname "$0")/agent-lib.sh"
-plan 33
+plan 34
 
 start_host main KILN_AGENT_LEAK_INTERVAL=1 -- --seconds 60 --leak-kib-per-s 1024
 if [ "$PORT" != 0 ] && poll 5 test "$(code "$URL/metrics")" = 200; then ok "the preloaded agent serves on port $PORT"
@@ -137,6 +138,10 @@ if grep -qi '^content-type: application/octet-stream' "$TMP/cpu.hdr" && grep -qi
 	[ "$(head -c 2 "$TMP/cpu.pb.gz" | od -An -tx1 | tr -d ' ')" = 1f8b ] && near "$t" 3 0.5; then
 	ok "profile?seconds=3: gzipped, octet-stream, attachment, in ${t}s"
 else not_ok "CPU profile (${t}s)"; diag "$(cat "$TMP/cpu.hdr")"; fi
+# symbolizing it looked for debug info (some module has none): on this
+# machine only, never through a debuginfod client loaded into the host
+if ! grep -q libdebuginfod "/proc/$PID/maps"; then ok "no debuginfod client loaded into the host"
+else not_ok "libdebuginfod is mapped in the host"; diag "$(grep -c '\.so' "/proc/$PID/maps") mappings of libraries"; fi
 
 GO=$(command -v go || true)
 if [ -z "$GO" ]; then

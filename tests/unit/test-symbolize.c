@@ -921,6 +921,101 @@ static void test_unwind_real_programs(void **state)
 	}
 }
 
+/* ---- separate debug info, found on this machine only ---- */
+
+/* The file of recurse's frame in bin, symbolized with debug root root (NULL:
+ * the default) and never debuginfod; "" when there is none. */
+static const char *file_of_recurse(const char *bin, const char *root, uint64_t addr, char *out, size_t cap)
+{
+	struct symbolizer_options o = {.debug_dir = root, .no_debuginfod = true};
+	int err = 0;
+	struct symbolizer *s = symbolizer_new(&o, &err);
+	assert_non_null(s);
+	const int pid = 4194009;
+	const uint64_t base = 0x555555554000ULL;
+	map_whole(s, pid, base, bin);
+	struct sym_location loc;
+	out[0] = '\0';
+	if (symbolizer_lookup(s, pid, base + addr + 4, false, &loc) == 0 && loc.nframes > 0 && loc.frames[0].file)
+		snprintf(out, cap, "%s", loc.frames[0].file);
+	symbolizer_free(s);
+	return out;
+}
+
+static bool maps_hold(const char *what)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	assert_non_null(f);
+	char line[1024];
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, what) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* Runs the shell command what in dir; it must succeed. */
+static void run_in(const char *dir, const char *what)
+{
+	char cmd[8192];
+	snprintf(cmd, sizeof(cmd), "cd '%s' && %s", dir, what);
+	assert_int_equal(run(cmd), 0);
+}
+
+/* Whether recurse (its address from dir/symbols) in dir/name gets a file
+ * and line, deep.c's. */
+static bool has_line(const char *dir, const char *name, const char *symbols, const char *root)
+{
+	char bin[512], file[1024];
+	uint64_t addr, size;
+	snprintf(bin, sizeof(bin), "%s/%s", dir, symbols);
+	assert_true(nm_symbol(bin, "recurse", &addr, &size));
+	snprintf(bin, sizeof(bin), "%s/%s", dir, name);
+	return ends_with(file_of_recurse(bin, root, addr, file, sizeof(file)), "deep.c");
+}
+
+static void test_separate_debuginfo(void **state)
+{
+	(void)state;
+	char cmd[8192], dir[256], root[300];
+	snprintf(dir, sizeof(dir), "%s/split", tmpdir);
+	snprintf(root, sizeof(root), "%s/root", dir);
+	char *src = realpath(deep_src, NULL); /* the commands run in dir */
+	assert_non_null(src);
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p '%s/.debug' '%s' && cd '%s' && cc -O2 -g -Wl,--build-id -o full '%s' && "
+		 "cc -O2 -g -Wl,--build-id=none -o nfull '%s'",
+		 dir, root, dir, src, src);
+	free(src);
+	assert_int_equal(run(cmd), 0);
+	/* with a build id: debug info beside the file, in its .debug/, by build
+	 * id under a debug root; another program's under the same name is
+	 * refused */
+	run_in(dir, "objcopy --only-keep-debug full prog.dbg && objcopy --strip-debug --add-gnu-debuglink=prog.dbg full prog");
+	assert_true(has_line(dir, "prog", "prog", NULL));
+	run_in(dir, "mv prog.dbg .debug/prog.dbg");
+	assert_true(has_line(dir, "prog", "prog", NULL));
+	run_in(dir, "printf 'int main() { return 0; }\\n' > other.c && cc -g -o other other.c && "
+		    "objcopy --only-keep-debug other prog.dbg && cp prog.dbg .debug/prog.dbg");
+	assert_false(has_line(dir, "prog", "prog", NULL));
+	run_in(dir, "id=$(readelf -n full | awk '/Build ID/ { print $3 }') && d=$(echo $id | cut -c1-2) && "
+		    "mkdir -p root/.build-id/$d && objcopy --only-keep-debug full root/.build-id/$d/$(echo $id | cut -c3-).debug");
+	assert_true(has_line(dir, "prog", "prog", root));
+	/* without a build id the link's CRC decides */
+	run_in(dir, "objcopy --only-keep-debug nfull nprog.dbg && objcopy --strip-debug --add-gnu-debuglink=nprog.dbg nfull nprog");
+	assert_true(has_line(dir, "nprog", "nprog", NULL));
+	run_in(dir, "echo >> nprog.dbg");
+	assert_false(has_line(dir, "nprog", "nprog", NULL));
+	/* no symbol table nor debug info anywhere, a debuginfod server named:
+	 * nothing is found, nothing is asked (t1200 checks that the agent
+	 * loads no debuginfod client) */
+	run_in(dir, "strip --strip-all -o bare full");
+	setenv("DEBUGINFOD_URLS", "http://127.0.0.1:9", 1);
+	assert_false(has_line(dir, "bare", "full", NULL));
+	unsetenv("DEBUGINFOD_URLS");
+	assert_false(maps_hold("libdebuginfod"));
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/kiln-sym.XXXXXX");
@@ -938,6 +1033,7 @@ int main(void)
 		cmocka_unit_test(test_symbols_pie),
 		cmocka_unit_test(test_symbols_every_function),
 		cmocka_unit_test(test_symbols_exec_and_cxx),
+		cmocka_unit_test(test_separate_debuginfo),
 		cmocka_unit_test(test_jit_kernel_vdso),
 		cmocka_unit_test(test_unwind_deep),
 		cmocka_unit_test(test_unwind_cost),
