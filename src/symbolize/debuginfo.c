@@ -72,21 +72,56 @@ static int open_matching(const char *path, const char *module_file, const void *
 	return fd;
 }
 
+/* root/.build-id/xx/yyyy.debug, when it carries the build id */
+static int open_by_build_id(const char *root, const unsigned char *bits, int len, char **name)
+{
+	char path[4096];
+	int n = snprintf(path, sizeof path, "%s/.build-id/", root);
+	if (len < 2 || n < 0 || (size_t)n + 2 * (size_t)len + 8 > sizeof path)
+		return -1;
+	for (int i = 0; i < len; i++)
+		n += sprintf(path + n, i == 1 ? "/%02x" : "%02x", bits[i]);
+	strcpy(path + n, ".debug");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char *copy = same_build_id(fd, bits, len) ? strdup(path) : NULL;
+	if (!copy) {
+		close(fd);
+		return -1;
+	}
+	*name = copy;
+	return fd;
+}
+
+static int inflate_counted(struct symbolizer *s, int fd)
+{
+	int out = debuginflate(fd);
+	if (s && out != fd)
+		s->stats.debug_inflated++;
+	return out;
+}
+
 int debuginfo_find_local(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
 			 const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
 			 char **debuginfo_file_name)
 {
-	int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
-					      debuglink_crc, debuginfo_file_name);
-	if (fd >= 0 || !debuglink_file || !file_name || strchr(debuglink_file, '/'))
-		return fd;
-	const struct symbolizer *s = userdata ? *userdata : NULL;
+	(void)modname;
+	(void)base;
+	struct symbolizer *s = userdata ? *userdata : NULL;
 	const char *root = s && s->debug_root ? s->debug_root : "/usr/lib/debug";
 	const unsigned char *bits = NULL;
 	GElf_Addr vaddr;
 	int bits_len = dwfl_module_build_id(mod, &bits, &vaddr);
 	if (bits_len < 0)
 		bits_len = 0;
+	/* not dwfl_build_id_find_debuginfo: it opens the file into the module
+	 * itself, so the descriptor returned here would not be the one used */
+	int fd = bits_len ? open_by_build_id(root, bits, bits_len, debuginfo_file_name) : -1;
+	if (fd >= 0)
+		return inflate_counted(s, fd);
+	if (!debuglink_file || !file_name || strchr(debuglink_file, '/'))
+		return -1;
 	const char *slash = strrchr(file_name, '/');
 	int dir_len = slash ? (int)(slash - file_name) : 0;
 	const char *dir = slash ? file_name : ".";
@@ -112,7 +147,7 @@ int debuginfo_find_local(Dwfl_Module *mod, void **userdata, const char *modname,
 				return -1;
 			}
 			*debuginfo_file_name = copy;
-			return fd;
+			return inflate_counted(s, fd);
 		}
 	}
 	return -1;

@@ -168,6 +168,9 @@ struct symbolizer {
 int debuginfo_find_local(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
 			 const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
 			 char **debuginfo_file_name);
+/* debuginflate.c: fd, or a memfd with fd's zlib-compressed DWARF inflated
+ * (fd is closed then). */
+int debuginflate(int fd);
 static inline void debuginfo_claim(struct symbolizer *s, Dwfl_Module *m)
 {
 	void **userdata;

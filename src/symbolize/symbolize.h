@@ -111,6 +111,7 @@ char *symbolizer_demangle(const char *name);
 /* Counters, for kiln record's summary. */
 struct symbolizer_stats {
 	unsigned long modules, lookups, cache_hits, unwinds, unwind_truncated;
+	unsigned long debug_inflated; /* compressed debug files inflated by debuginflate.c */
 };
 void symbolizer_get_stats(const struct symbolizer *s, struct symbolizer_stats *st);
 

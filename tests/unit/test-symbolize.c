@@ -923,6 +923,30 @@ static void test_unwind_real_programs(void **state)
 
 /* ---- separate debug info, found on this machine only ---- */
 
+/* Every frame (function file:line) of addr in bin, symbolized with debug
+ * root root (NULL: the default) and never debuginfod; *inflated: how many
+ * compressed debug files were inflated. */
+static const char *frames_of(const char *bin, const char *root, uint64_t addr, char *out, size_t cap,
+			     unsigned long *inflated)
+{
+	struct symbolizer_options o = {.debug_dir = root, .no_debuginfod = true};
+	struct symbolizer *s = symbolizer_new(&o, NULL);
+	assert_non_null(s);
+	map_whole(s, 4194011, 0x555555554000ULL, bin);
+	struct sym_location loc;
+	size_t n = 0;
+	out[0] = '\0';
+	if (symbolizer_lookup(s, 4194011, 0x555555554000ULL + addr, false, &loc) == 0)
+		for (size_t i = 0; i < loc.nframes && n < cap; i++)
+			n += (size_t)snprintf(out + n, cap - n, "%s %s:%d; ", loc.frames[i].function ? loc.frames[i].function : "?",
+					      loc.frames[i].file ? loc.frames[i].file : "?", loc.frames[i].line);
+	struct symbolizer_stats st;
+	symbolizer_get_stats(s, &st);
+	*inflated = st.debug_inflated;
+	symbolizer_free(s);
+	return out;
+}
+
 /* The file of recurse's frame in bin, symbolized with debug root root (NULL:
  * the default) and never debuginfod; "" when there is none. */
 static const char *file_of_recurse(const char *bin, const char *root, uint64_t addr, char *out, size_t cap)
@@ -1001,6 +1025,38 @@ static void test_separate_debuginfo(void **state)
 	run_in(dir, "id=$(readelf -n full | awk '/Build ID/ { print $3 }') && d=$(echo $id | cut -c1-2) && "
 		    "mkdir -p root/.build-id/$d && objcopy --only-keep-debug full root/.build-id/$d/$(echo $id | cut -c3-).debug");
 	assert_true(has_line(dir, "prog", "prog", root));
+	/* zlib-compressed sections (as Debian's -dbg packages have) are
+	 * inflated into a memfd: the same frames, inlined ones included, for
+	 * every function */
+	run_in(dir, "objcopy --only-keep-debug full plain.dbg && objcopy --compress-debug-sections=zlib plain.dbg zprog.dbg && "
+		    "readelf -SW zprog.dbg | grep -q 'debug_info .* C ' && "
+		    "objcopy --strip-debug --add-gnu-debuglink=plain.dbg full pprog && "
+		    "objcopy --strip-debug --add-gnu-debuglink=zprog.dbg full zprog");
+	{
+		char full[300], pprog[300], zprog[300], a[4096], b[4096];
+		snprintf(full, sizeof(full), "%s/full", dir);
+		snprintf(pprog, sizeof(pprog), "%s/pprog", dir);
+		snprintf(zprog, sizeof(zprog), "%s/zprog", dir);
+		snprintf(cmd, sizeof(cmd), "nm '%s' | awk '$2 == \"t\" || $2 == \"T\" { print $1 }'", full);
+		FILE *p = popen(cmd, "r");
+		assert_non_null(p);
+		unsigned long long at;
+		int compared = 0, with_lines = 0;
+		while (fscanf(p, "%llx", &at) == 1) {
+			unsigned long inflated;
+			frames_of(pprog, NULL, at + 1, a, sizeof(a), &inflated);
+			assert_int_equal(inflated, 0);
+			assert_string_equal(frames_of(zprog, NULL, at + 1, b, sizeof(b), &inflated), a);
+			compared++;
+			if (strstr(a, "deep.c:")) {
+				with_lines++;
+				assert_int_equal(inflated, 1);
+			}
+		}
+		pclose(p);
+		assert_true(compared >= 5);
+		assert_int_equal(with_lines, 2); /* main and recurse; the rest is the C runtime's */
+	}
 	/* without a build id the link's CRC decides */
 	run_in(dir, "objcopy --only-keep-debug nfull nprog.dbg && objcopy --strip-debug --add-gnu-debuglink=nprog.dbg nfull nprog");
 	assert_true(has_line(dir, "nprog", "nprog", NULL));
