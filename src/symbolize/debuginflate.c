@@ -16,6 +16,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* An alignment libelf may pad to: a power of two up to 64 KiB (a made-up
+ * one could make it write terabytes of padding) */
+static bool sane_align(GElf_Xword a)
+{
+	return a <= 65536 && (a & (a - 1)) == 0;
+}
+
 static bool is_debug_zlib(Elf *elf, size_t shstrndx, Elf_Scn *scn, const char **name_out)
 {
 	GElf_Shdr sh;
@@ -39,13 +46,15 @@ static bool section_data(Elf *in, size_t shstrndx, Elf_Scn *scn, GElf_Shdr *sh, 
 	od->d_type = ELF_T_BYTE;
 	od->d_version = EV_CURRENT;
 	od->d_align = sh->sh_addralign ? sh->sh_addralign : 1;
+	if (!sane_align(sh->sh_addralign))
+		return false;
 	if (sh->sh_type == SHT_NOBITS || !is_debug_zlib(in, shstrndx, scn, &name)) {
 		od->d_buf = sh->sh_type == SHT_NOBITS || !raw ? NULL : raw->d_buf;
 		od->d_size = sh->sh_type == SHT_NOBITS ? sh->sh_size : raw ? raw->d_size : 0;
 		return sh->sh_type == SHT_NOBITS || raw || sh->sh_size == 0;
 	}
 	GElf_Chdr ch;
-	if (!raw || !gelf_getchdr(scn, &ch))
+	if (!raw || !gelf_getchdr(scn, &ch) || !sane_align(ch.ch_addralign))
 		return false;
 	sh->sh_flags &= ~(GElf_Xword)SHF_COMPRESSED;
 	sh->sh_addralign = ch.ch_addralign ? ch.ch_addralign : 1;
@@ -56,8 +65,9 @@ static bool section_data(Elf *in, size_t shstrndx, Elf_Scn *scn, GElf_Shdr *sh, 
 		sh->sh_size = 0;
 		return true;
 	}
+	/* deflate cannot expand more than 1032 to 1: a larger size is a lie */
 	size_t hdr = gelf_getclass(in) == ELFCLASS32 ? sizeof(Elf32_Chdr) : sizeof(Elf64_Chdr);
-	if (raw->d_size < hdr || ch.ch_size > ((size_t)1 << 32))
+	if (raw->d_size < hdr || ch.ch_size > (raw->d_size - hdr) * 1032 + 64)
 		return false;
 	void *buf = malloc(ch.ch_size ? ch.ch_size : 1);
 	size_t got;
@@ -96,7 +106,8 @@ static bool move_notes(Elf *in, Elf *out, size_t phnum)
 	return moved;
 }
 
-static bool rewrite(Elf *in, int out_fd, struct libdeflate_decompressor *dz, void **owned, size_t nscn)
+static bool rewrite(Elf *in, int out_fd, struct libdeflate_decompressor *dz, void **owned, size_t nscn,
+		    size_t in_size)
 {
 	Elf *out = elf_begin(out_fd, ELF_C_WRITE, NULL);
 	GElf_Ehdr eh;
@@ -108,17 +119,22 @@ static bool rewrite(Elf *in, int out_fd, struct libdeflate_decompressor *dz, voi
 		GElf_Phdr ph;
 		ok = gelf_getphdr(in, (int)i, &ph) && gelf_update_phdr(out, (int)i, &ph);
 	}
-	size_t k = 0;
+	size_t k = 0, inflated = 0;
 	for (Elf_Scn *scn = NULL; ok && (scn = elf_nextscn(in, scn)); k++) {
 		GElf_Shdr sh;
 		Elf_Scn *os = elf_newscn(out);
 		Elf_Data *od = os ? elf_newdata(os) : NULL;
 		ok = k < nscn && od && gelf_getshdr(scn, &sh) && section_data(in, shstrndx, scn, &sh, od, dz, &owned[k]) &&
 		     gelf_update_shdr(os, &sh);
+		if (ok && owned[k])
+			inflated += od->d_size;
 	}
 	if (ok) {
-		/* the layout (offsets, e_phoff, e_shoff) is libelf's */
-		ok = gelf_update_ehdr(out, &eh) && elf_update(out, ELF_C_NULL) >= 0;
+		/* the layout (offsets, e_phoff, e_shoff) is libelf's; a file much
+		 * larger than its parts is not written */
+		ok = gelf_update_ehdr(out, &eh);
+		int64_t total = ok ? elf_update(out, ELF_C_NULL) : -1;
+		ok = total >= 0 && (uint64_t)total <= 2 * ((uint64_t)in_size + inflated) + (1u << 20);
 		if (ok && move_notes(in, out, phnum))
 			elf_flagphdr(out, ELF_C_SET, ELF_F_DIRTY);
 		ok = ok && elf_update(out, ELF_C_WRITE) >= 0;
@@ -144,7 +160,9 @@ int debuginflate(int fd)
 	int out_fd = any ? memfd_create("kiln-debuginfo", MFD_CLOEXEC) : -1;
 	struct libdeflate_decompressor *dz = out_fd >= 0 ? libdeflate_alloc_decompressor() : NULL;
 	void **owned = dz ? calloc(nscn, sizeof(*owned)) : NULL;
-	bool ok = owned && rewrite(in, out_fd, dz, owned, nscn);
+	size_t in_size = 0;
+	elf_rawfile(in, &in_size);
+	bool ok = owned && rewrite(in, out_fd, dz, owned, nscn, in_size);
 	for (size_t i = 0; owned && i < nscn; i++)
 		free(owned[i]);
 	free(owned);
